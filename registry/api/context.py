@@ -1,0 +1,54 @@
+"""Per-request context: the authenticated actor and the node's services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info as StrawberryInfo
+
+from registry.auth import Actor, InvalidToken, read_token
+from registry.db import Database
+from registry.points.policy import PolicyBook
+from registry.practitioners.service import Node
+
+
+@dataclass
+class Services:
+    db: Database
+    node: Node
+    token_key: bytes
+    policies: PolicyBook
+    max_batch_checks: int
+
+
+class Context(BaseContext):
+    def __init__(self, services: Services, actor: Actor | None) -> None:
+        super().__init__()
+        self.services = services
+        self._actor = actor
+
+    @property
+    def actor(self) -> Actor:
+        # Only the GraphiQL page is served without a token, and it resolves nothing.
+        assert self._actor is not None
+        return self._actor
+
+
+Info = StrawberryInfo[Context, None]
+
+
+async def get_context(request: Request) -> Context:
+    services: Services = request.app.state.services
+    if request.method == "GET":
+        return Context(services, None)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "send Authorization: Bearer TOKEN (see `registry token`)")
+    try:
+        actor = read_token(services.token_key, token.strip())
+    except InvalidToken as exc:
+        raise HTTPException(401, f"invalid token: {exc}") from exc
+    return Context(services, actor)

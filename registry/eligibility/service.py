@@ -1,0 +1,129 @@
+"""The hot path: was a practitioner eligible for insurance payment at a moment, optionally at one institution.
+
+One SQL statement answers a whole batch: the checks go in as arrays and come back in order, each joined to the
+person's registration period, affiliation and the sanction in force on that day. Policy (the emergency
+exception) is applied in Python from the in-memory policy book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import text
+
+from registry.clock import cst_date
+from registry.db import Database
+from registry.points.policy import PolicyBook
+
+
+class Status(StrEnum):
+    NORMAL = "NORMAL"
+    SUSPENDED = "SUSPENDED"
+    TERMINATED = "TERMINATED"
+    NOT_REGISTERED = "NOT_REGISTERED"
+
+
+@dataclass(frozen=True)
+class Check:
+    practitioner_code: str
+    institution_code: str | None
+    at: datetime
+    emergency: bool = False
+
+
+@dataclass(frozen=True)
+class SanctionInForce:
+    kind: str
+    state: str
+    starts_on: date
+    ends_on: date | None
+    reregistration_allowed_from: date | None
+    case_number: str
+    region_code: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    check: Check
+    eligible: bool
+    status: Status
+    affiliated: bool | None
+    eligible_again_on: date | None
+    sanction: SanctionInForce | None
+
+
+# The sanction in force on a day must have started within the registration period that covers the day:
+# a person registered again after a bar starts clean. A termination outranks a suspension.
+QUERY = text("""
+SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code,
+       CASE WHEN c.inst IS NULL THEN NULL ELSE EXISTS (
+           SELECT 1 FROM affiliations a
+           WHERE a.practitioner_code = c.code AND a.institution_code = c.inst
+             AND a.starts_on <= c.day AND (a.ends_on IS NULL OR a.ends_on >= c.day)) END AS affiliated,
+       s.kind, s.state, s.starts_on, s.ends_on, s.reregistration_allowed_from, s.case_number, s.region_code AS s_region
+FROM unnest(CAST(:codes AS text[]), CAST(:insts AS text[]), CAST(:days AS date[]))
+     WITH ORDINALITY AS c(code, inst, day, n)
+LEFT JOIN practitioners p ON p.code = c.code
+LEFT JOIN LATERAL (
+    SELECT starts_on FROM registrations
+    WHERE practitioner_code = c.code AND starts_on <= c.day AND (ends_on IS NULL OR ends_on >= c.day)
+    ORDER BY starts_on DESC LIMIT 1) r ON true
+LEFT JOIN LATERAL (
+    SELECT kind, state, starts_on, ends_on, reregistration_allowed_from, case_number, region_code
+    FROM sanctions
+    WHERE practitioner_code = c.code AND state <> 'LIFTED'
+      AND starts_on <= c.day AND starts_on >= r.starts_on
+      AND (in_force_to IS NULL OR in_force_to >= c.day)
+    ORDER BY kind = 'TERMINATION' DESC, starts_on DESC LIMIT 1) s ON true
+ORDER BY c.n
+""")
+
+
+async def check(db: Database, policies: PolicyBook, checks: Sequence[Check]) -> list[Answer]:
+    if not checks:
+        return []
+    days = [cst_date(c.at) for c in checks]
+    params = {
+        "codes": [c.practitioner_code for c in checks],
+        "insts": [c.institution_code for c in checks],
+        "days": days,
+    }
+    async with db.reader() as conn:
+        rows = (await conn.execute(QUERY, params)).all()
+    return [_answer(c, day, row, policies) for c, day, row in zip(checks, days, rows, strict=True)]
+
+
+def _answer(check: Check, day: date, row: object, policies: PolicyBook) -> Answer:
+    m = row._mapping  # type: ignore[attr-defined]
+    affiliated: bool | None = m["affiliated"]
+    if not m["registered"]:
+        return Answer(check, False, Status.NOT_REGISTERED, affiliated, None, None)
+    sanction = None
+    status = Status.NORMAL
+    exempt = False
+    eligible_again_on = None
+    if m["kind"] is not None:
+        sanction = SanctionInForce(
+            m["kind"],
+            m["state"],
+            m["starts_on"],
+            m["ends_on"],
+            m["reregistration_allowed_from"],
+            m["case_number"],
+            m["s_region"],
+        )
+        policy = policies.policy_for(m["region_code"], day)
+        if sanction.kind == "SUSPENSION":
+            status = Status.SUSPENDED
+            exempt = policy.emergency_during_suspension
+            assert sanction.ends_on is not None
+            if sanction.state == "VALID":
+                eligible_again_on = sanction.ends_on + timedelta(days=1)
+        else:
+            status = Status.TERMINATED
+            exempt = policy.emergency_during_termination
+    eligible = affiliated is not False and (status is Status.NORMAL or (check.emergency and exempt))
+    return Answer(check, eligible, status, affiliated, eligible_again_on, sanction)

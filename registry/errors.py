@@ -1,0 +1,53 @@
+"""Domain errors with stable codes. Services raise `UserErrors`; the API returns them as `userErrors` data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_CODE = "INVALID_CODE"
+    INVALID_ID_NUMBER = "INVALID_ID_NUMBER"
+    POINTS_OUT_OF_RANGE = "POINTS_OUT_OF_RANGE"
+    SUSPENSION_MONTHS_OUT_OF_RANGE = "SUSPENSION_MONTHS_OUT_OF_RANGE"
+    UNKNOWN_PRACTITIONER = "UNKNOWN_PRACTITIONER"
+    UNKNOWN_INSTITUTION = "UNKNOWN_INSTITUTION"
+    UNKNOWN_POINT_RECORD = "UNKNOWN_POINT_RECORD"
+    UNKNOWN_AFFILIATION = "UNKNOWN_AFFILIATION"
+    DUPLICATE_CASE_NUMBER = "DUPLICATE_CASE_NUMBER"
+    ALREADY_REGISTERED = "ALREADY_REGISTERED"
+    NOT_REGISTERED = "NOT_REGISTERED"
+    REREGISTRATION_BARRED = "REREGISTRATION_BARRED"
+    DATE_IN_FUTURE = "DATE_IN_FUTURE"
+    POINT_RECORD_REVOKED = "POINT_RECORD_REVOKED"
+    RESTORATION_NOT_ALLOWED = "RESTORATION_NOT_ALLOWED"
+    RESTORATION_AFTER_TERMINATION = "RESTORATION_AFTER_TERMINATION"
+    RESTORATION_CAP_EXCEEDED = "RESTORATION_CAP_EXCEEDED"
+    TOO_MANY_CHECKS = "TOO_MANY_CHECKS"
+    FORBIDDEN = "FORBIDDEN"
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: Code
+    message: str
+    field: tuple[str, ...] | None = None
+
+
+class UserErrors(Exception):
+    """Failures a caller caused. Raised inside a service transaction, so everything it wrote is rolled back."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(f"{p.code}: {p.message}" for p in problems))
+        self.problems = list(problems)
+
+
+def fail(code: Code, message: str, *field: str) -> UserErrors:
+    return UserErrors([Problem(code, message, field or None)])
+
+
+class Forbidden(Exception):
+    """A query outside the caller's scope (mutations report FORBIDDEN as a user error instead)."""

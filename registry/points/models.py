@@ -1,0 +1,155 @@
+"""Facts (decisions, point records, objections, reviews, restorations) and the sanctions derived from them.
+
+Facts are append-only: a correction is a new row that points at the old one. Sanctions are derived rows that the
+points service rewrites whenever a person's year is recomputed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.db import Base
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("region_code", "case_number", name="uq_decisions_case"),
+        CheckConstraint("basis IN ('ADMINISTRATIVE_PENALTY', 'AGREEMENT_HANDLING')", name="basis"),
+        Index("ix_decisions_institution", "institution_code", "decided_on"),
+        Index("ix_decisions_region_date", "region_code", "decided_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(6))
+    case_number: Mapped[str] = mapped_column(String(64))
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    basis: Mapped[str] = mapped_column(String(32))
+    decided_on: Mapped[date]
+    conduct_from: Mapped[date | None]
+    conduct_to: Mapped[date | None]
+    behaviour: Mapped[str] = mapped_column(Text)
+    amount_involved: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    # A digest of the decision as sent, so that a resend is recognised as the same decision.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class PointRecord(Base):
+    """One person's points in one decision; `id` is the order of recording."""
+
+    __tablename__ = "point_records"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "practitioner_code", name="uq_point_records_entry"),
+        CheckConstraint("points BETWEEN 1 AND 12", name="points"),
+        CheckConstraint("suspension_months BETWEEN 1 AND 6", name="months"),
+        CheckConstraint("responsibility IN ('MAIN', 'IMPORTANT', 'GENERAL')", name="responsibility"),
+        Index("ix_point_records_person_date", "practitioner_code", "decided_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
+    # Copied from the decision (immutable there too) so a person's year is one index range.
+    decided_on: Mapped[date]
+    points: Mapped[int] = mapped_column(SmallInteger)
+    responsibility: Mapped[str] = mapped_column(String(16))
+    suspension_months: Mapped[int | None] = mapped_column(SmallInteger)
+
+
+class Objection(Base):
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    point_record_id: Mapped[int] = mapped_column(ForeignKey("point_records.id"), index=True)
+    statement: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    filed_by: Mapped[str] = mapped_column(String(64))
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('UPHELD', 'AMENDED', 'REVOKED')", name="outcome"),
+        CheckConstraint("points BETWEEN 1 AND 12", name="points"),
+        CheckConstraint("suspension_months BETWEEN 1 AND 6", name="months"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    point_record_id: Mapped[int] = mapped_column(ForeignKey("point_records.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int | None] = mapped_column(SmallInteger)
+    suspension_months: Mapped[int | None] = mapped_column(SmallInteger)
+    reviewed_on: Mapped[date]
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class Restoration(Base):
+    __tablename__ = "restorations"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points"),
+        Index("ix_restorations_person_date", "practitioner_code", "restored_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
+    region_code: Mapped[str] = mapped_column(String(6))
+    activity: Mapped[str] = mapped_column(Text)
+    restored_on: Mapped[date]
+    points: Mapped[int] = mapped_column(SmallInteger)
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class Sanction(Base):
+    """Derived from the facts by the rules engine; identified by its cause and kind across recomputations."""
+
+    __tablename__ = "sanctions"
+    __table_args__ = (
+        UniqueConstraint("cause_point_record_id", "kind", name="uq_sanctions_cause"),
+        CheckConstraint("kind IN ('SUSPENSION', 'TERMINATION')", name="kind"),
+        CheckConstraint("state IN ('VALID', 'LIFTED', 'SUPERSEDED')", name="state"),
+        # The eligibility hot path: a person's sanctions that remove qualification on some day.
+        Index(
+            "ix_sanctions_in_force",
+            "practitioner_code",
+            "starts_on",
+            postgresql_where="state <> 'LIFTED'",
+        ),
+        Index("ix_sanctions_region", "region_code", "starts_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date | None]
+    # The last day it actually removes qualification (earlier than ends_on when superseded); NULL is open-ended.
+    in_force_to: Mapped[date | None]
+    months: Mapped[int | None] = mapped_column(SmallInteger)
+    reregistration_allowed_from: Mapped[date | None]
+    single_decision: Mapped[bool]
+    cause_point_record_id: Mapped[int] = mapped_column(ForeignKey("point_records.id"))
+    case_number: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(6))
+    policy_version: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

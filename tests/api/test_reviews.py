@@ -1,0 +1,293 @@
+"""Objections, reviews, duplicates, restorations, policies, listings and the event log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.db import Database
+from registry.models import Decision, Event, Objection, PointRecord, Restoration, Review, Sanction
+from tests import factories as f
+from tests.api.test_points import World, brief, sanction
+from tests.conftest import Client
+
+P, Q = "D520201000001", "D520201000002"
+H = "H52020100001"
+FACTS = (Decision, PointRecord, Objection, Review, Restoration, Sanction, Event)
+
+
+async def counts(db: Database) -> dict[str, int]:
+    async with db.reader() as conn:
+        return {t.__tablename__: (await conn.execute(select(func.count()).select_from(t))).scalar_one() for t in FACTS}
+
+
+def codes(payload: dict[str, Any]) -> list[str]:
+    return [e["code"] for e in payload["userErrors"]]
+
+
+@pytest.fixture
+async def world(client: Client) -> World:
+    w = World(client)
+    await w.institution(H, "520201")
+    await w.people(H, "520201", P, Q)
+    return w
+
+
+def key(case: str = "C-1", code: str = P) -> dict[str, str]:
+    return {"caseNumber": case, "regionCode": "520201", "practitionerCode": code}
+
+
+async def test_revoking_lifts_the_termination_at_once(world: World) -> None:
+    await world.decide(case="C-1", entries=[(P, 12)], decided_on="2025-03-10")
+    result = await world.review(**key(), outcome="REVOKED", reviewedOn="2025-04-01", reason="复核撤销")
+    assert result["pointRecord"] == {**key(), "points": 12, "state": "REVOKED"}
+    assert brief(result["sanctions"]) == [sanction(P, "TERMINATION", "LIFTED", "2025-03-10", None, "2028-03-10", "C-1")]
+    record = await world.record(P, 2025)
+    assert (record["points"], record["status"]) == (0, "NORMAL")
+    answer = await world.eligibility(P, "2025-03-20T10:00:00+08:00", institutionCode=H)
+    assert answer["eligible"] is True
+
+
+async def test_amending_converts_termination_into_suspension(world: World) -> None:
+    await world.decide(case="C-1", entries=[(P, 12)], decided_on="2025-03-10")
+    result = await world.review(**key(), outcome="AMENDED", points=10, suspensionMonths=2, reviewedOn="2025-04-01",
+                                reason="责任程度调整")
+    assert result["pointRecord"]["points"] == 10 and result["pointRecord"]["state"] == "VALID"
+    assert brief(result["sanctions"]) == [
+        sanction(P, "SUSPENSION", "VALID", "2025-03-10", "2025-05-09", None, "C-1"),
+        sanction(P, "TERMINATION", "LIFTED", "2025-03-10", None, "2028-03-10", "C-1"),
+    ]
+    assert (await world.record(P, 2025))["points"] == 10
+
+
+async def test_revoking_the_later_decision_restores_the_suspension(world: World) -> None:
+    await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-02-15")
+    await world.decide(case="C-2", entries=[(P, 4)], decided_on="2025-05-20")
+    result = await world.review(**key("C-2"), outcome="REVOKED", reviewedOn="2025-06-01", reason="证据不足")
+    assert brief(result["sanctions"]) == [
+        sanction(P, "SUSPENSION", "VALID", "2025-02-15", "2025-06-14", None, "C-1"),
+        sanction(P, "TERMINATION", "LIFTED", "2025-05-20", None, "2026-05-20", "C-2"),
+    ]
+
+
+async def test_a_later_decision_lengthens_a_running_suspension(world: World) -> None:
+    await world.decide(case="C-1", entries=[(P, 5)], decided_on="2025-01-10")
+    first = await world.decide(case="C-2", entries=[(P, 4)], decided_on="2025-03-01")
+    # 9 accumulated: 1 month by default.
+    assert brief(first["sanctions"]) == [sanction(P, "SUSPENSION", "VALID", "2025-03-01", "2025-03-31", None, "C-2")]
+    second = await world.decide(case="C-3", entries=[(P, 2)], decided_on="2025-03-20")
+    # 11 accumulated: 3 months, still from the original start.
+    assert brief(second["sanctions"]) == [sanction(P, "SUSPENSION", "VALID", "2025-03-01", "2025-05-31", None, "C-2")]
+
+
+async def test_a_sanction_runs_across_the_new_year_while_points_reset(world: World) -> None:
+    await world.decide(case="C-1", entries=[(P, 11)], decided_on="2025-11-20")
+    january = await world.eligibility(P, "2026-01-15T10:00:00+08:00")
+    assert (january["status"], january["eligibleAgainOn"]) == ("SUSPENDED", "2026-05-20")
+    record = await world.record(P, 2026)
+    assert record["points"] == 0 and record["status"] == "SUSPENDED"
+
+
+async def test_objection_marks_the_record_disputed_and_points_still_count(world: World, client: Client) -> None:
+    await world.decide(case="C-1", entries=[(P, 9)], decided_on="2025-03-10")
+    own = client.token("practitioner", practitioner=P)
+    data = await client.op("FileObjection", {"input": {**key(), "statement": "我没有参与"}}, token=own)
+    assert data["fileObjection"] == {"pointRecord": {**key(), "points": 9, "state": "DISPUTED"}, "userErrors": []}
+    record = await world.record(P, 2025)
+    assert record["points"] == 9 and record["status"] in ("SUSPENDED", "NORMAL")
+    assert record["pointRecords"][0]["state"] == "DISPUTED"
+    upheld = await world.review(**key(), outcome="UPHELD", reviewedOn="2025-04-01", reason="维持")
+    assert upheld["pointRecord"]["state"] == "VALID" and upheld["sanctions"] == []
+    other = client.token("practitioner", practitioner=Q)
+    refused = await client.op("FileObjection", {"input": {**key(), "statement": "x"}}, token=other)
+    assert codes(refused["fileObjection"]) == ["FORBIDDEN"]
+
+
+async def test_resending_a_decision_changes_nothing_and_other_content_is_a_duplicate(
+    world: World, db: Database
+) -> None:
+    first = await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-03-10")
+    before = await counts(db)
+    again = await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-03-10")
+    assert again["decision"] == first["decision"] and again["userErrors"] == [] and again["sanctions"] == []
+    assert await counts(db) == before
+    other = await world.decide(case="C-1", entries=[(P, 11)], decided_on="2025-03-10")
+    assert codes(other) == ["DUPLICATE_CASE_NUMBER"] and other["decision"] is None
+    # The same number in another bureau's region is another case.
+    await world.institution("H52010100001", "520101")
+    elsewhere = await world.decide(case="C-1", entries=[(P, 1)], decided_on="2025-03-10", region="520101",
+                                   institution="H52010100001")
+    assert elsewhere["userErrors"] == []
+    assert await counts(db) != before
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"entries": [{"practitionerCode": P, "points": 13, "responsibility": "MAIN"}]}, "POINTS_OUT_OF_RANGE"),
+        ({"entries": [{"practitionerCode": P, "points": 0, "responsibility": "MAIN"}]}, "POINTS_OUT_OF_RANGE"),
+        ({"entries": [{"practitionerCode": P, "points": 10, "responsibility": "MAIN", "suspensionMonths": 7}]},
+         "SUSPENSION_MONTHS_OUT_OF_RANGE"),
+        ({"entries": [{"practitionerCode": P, "points": 10, "responsibility": "MAIN", "suspensionMonths": 0}]},
+         "SUSPENSION_MONTHS_OUT_OF_RANGE"),
+        ({"entries": [{"practitionerCode": "D520201999999", "points": 3, "responsibility": "MAIN"}]},
+         "UNKNOWN_PRACTITIONER"),
+        ({"entries": []}, "INVALID_INPUT"),
+        ({"institutionCode": "H52020199999"}, "UNKNOWN_INSTITUTION"),
+        ({"institutionCode": "H999"}, "INVALID_CODE"),
+        ({"decidedOn": "2099-01-01"}, "DATE_IN_FUTURE"),
+        ({"regionCode": "5202"}, "INVALID_CODE"),
+        ({"caseNumber": " "}, "INVALID_INPUT"),
+        ({"conductFrom": "2025-02-01", "conductTo": "2025-01-01"}, "INVALID_INPUT"),
+        ({"amountInvolved": "-1.00"}, "INVALID_INPUT"),
+    ],
+)
+async def test_bad_decisions_are_refused_and_write_nothing(
+    world: World, db: Database, change: dict[str, Any], code: str
+) -> None:
+    # A valid first entry makes sure nothing of a partly good decision is kept.
+    await world.decide(case="C-0", entries=[(Q, 3)], decided_on="2025-01-05")
+    before = await counts(db)
+    body = {**f.decision("C-1", [(Q, 5)], "2025-03-10"), **change}
+    if "entries" in change and change["entries"]:
+        body["entries"] = [{"practitionerCode": Q, "points": 5, "responsibility": "MAIN"}, *change["entries"]]
+    data = await world.client.op("RecordDecision", {"input": body}, token=world.national)
+    assert codes(data["recordDecision"]) == [code]
+    assert await counts(db) == before
+
+
+async def test_bureau_decides_only_in_its_region(world: World, client: Client, db: Database) -> None:
+    before = await counts(db)
+    other = client.token("bureau", region="530000")
+    result = await world.decide(other, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")
+    assert codes(result) == ["FORBIDDEN"]
+    institution = client.token("institution", institution=H)
+    assert codes(await world.decide(institution, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")) == ["FORBIDDEN"]
+    assert await counts(db) == before
+    own = client.token("bureau", region="520000")
+    assert codes(await world.decide(own, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")) == []
+
+
+async def test_review_errors(world: World, db: Database) -> None:
+    await world.decide(case="C-1", entries=[(P, 5)], decided_on="2025-03-10")
+    before = await counts(db)
+    cases = [
+        ({**key("C-9"), "outcome": "UPHELD"}, "UNKNOWN_POINT_RECORD"),
+        ({**key(), "outcome": "AMENDED"}, "INVALID_INPUT"),
+        ({**key(), "outcome": "AMENDED", "points": 13}, "POINTS_OUT_OF_RANGE"),
+        ({**key(), "outcome": "AMENDED", "points": 10, "suspensionMonths": 9}, "SUSPENSION_MONTHS_OUT_OF_RANGE"),
+        ({**key(), "outcome": "UPHELD", "reviewedOn": "2099-01-01"}, "DATE_IN_FUTURE"),
+    ]
+    for change, code in cases:
+        body = {"reviewedOn": "2025-04-01", "reason": "r", **change}
+        assert codes(await world.review(**body)) == [code], change
+    assert await counts(db) == before
+    await world.review(**key(), outcome="REVOKED", reviewedOn="2025-04-01", reason="r")
+    assert codes(await world.review(**key(), outcome="UPHELD", reviewedOn="2025-04-02", reason="r")) == [
+        "POINT_RECORD_REVOKED"
+    ]
+
+
+async def test_restoration_follows_the_policy(client: Client, world: World) -> None:
+    national = await client.op(
+        "RecordRestoration",
+        {"input": {"practitionerCode": P, "regionCode": "520201", "activity": "培训", "restoredOn": "2025-05-01"}},
+        token=world.national,
+    )
+    assert codes(national["recordRestoration"]) == ["RESTORATION_NOT_ALLOWED"]
+    await world.institution("H12010100001", "120101")
+    await world.people("H12010100001", "120101", "D120101000001")
+    await world.decide(case="津-1", entries=[("D120101000001", 8)], decided_on="2025-03-01", region="120101",
+                       institution="H12010100001")
+    totals = []
+    for day in range(1, 6):
+        data = await client.op(
+            "RecordRestoration",
+            {"input": {"practitionerCode": "D120101000001", "regionCode": "120101", "activity": "政策宣传",
+                       "restoredOn": f"2025-06-0{day}"}},
+            token=world.national,
+        )
+        totals.append(data["recordRestoration"]["points"] or codes(data["recordRestoration"]))
+    assert totals == [7, 6, 5, 4, ["RESTORATION_CAP_EXCEEDED"]]
+    # With 4 points left, a 5-point decision no longer reaches 9: no suspension.
+    later = await world.decide(case="津-2", entries=[("D120101000001", 5)], decided_on="2025-07-01", region="120101",
+                               institution="H12010100001")
+    assert later["sanctions"] == []
+    assert (await world.record("D120101000001", 2025))["points"] == 5 + 4
+
+
+async def test_no_restoration_after_termination(client: Client, world: World) -> None:
+    await world.institution("H12010100001", "120101")
+    await world.people("H12010100001", "120101", "D120101000001")
+    await world.decide(case="津-1", entries=[("D120101000001", 12)], decided_on="2025-03-01", region="120101",
+                       institution="H12010100001")
+    data = await client.op(
+        "RecordRestoration",
+        {"input": {"practitionerCode": "D120101000001", "regionCode": "120101", "activity": "培训",
+                   "restoredOn": "2025-06-01"}},
+        token=world.national,
+    )
+    assert codes(data["recordRestoration"]) == ["RESTORATION_AFTER_TERMINATION"]
+
+
+async def test_beijing_exempts_emergencies_during_termination(world: World) -> None:
+    await world.institution("H11010100001", "110101")
+    await world.people("H11010100001", "110101", "D110101000001")
+    await world.decide(case="京-1", entries=[("D110101000001", 12)], decided_on="2025-03-01", region="110101",
+                       institution="H11010100001")
+    routine = await world.eligibility("D110101000001", "2025-04-01T10:00:00+08:00", institutionCode="H11010100001")
+    rescue = await world.eligibility("D110101000001", "2025-04-01T10:00:00+08:00", institutionCode="H11010100001",
+                                     emergency=True)
+    assert (routine["eligible"], rescue["eligible"], rescue["status"]) == (False, True, "TERMINATED")
+
+
+async def test_policy_query_shows_the_policy_in_force(client: Client, world: World) -> None:
+    tianjin = (await client.op("Policy", {"regionCode": "120101", "on": "2025-06-01"}, token=world.national))["policy"]
+    national = (await client.op("Policy", {"regionCode": "520201", "on": "2025-06-01"}, token=world.national))["policy"]
+    assert tianjin["jurisdiction"] == "12" and national["jurisdiction"] == "national"
+    assert tianjin["rules"]["restoration_cap_per_year"] == 4
+    assert national["rules"]["restoration_cap_per_year"] == 0
+    assert national["rules"]["max_suspension_months"] == 6
+
+
+async def test_listings_are_paginated_filtered_and_scoped(client: Client, world: World) -> None:
+    for i in range(5):
+        await world.decide(case=f"C-{i}", entries=[(P, 1)], decided_on=f"2025-0{i + 1}-10")
+    bureau = client.token("bureau", region="520000")
+    seen: list[str] = []
+    after = None
+    while True:
+        page = (await client.op("Decisions", {"first": 2, "after": after}, token=bureau))["decisions"]
+        seen += [e["node"]["caseNumber"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == ["C-4", "C-3", "C-2", "C-1", "C-0"]
+    ranged = await client.op("Decisions", {"filter": {"fromDate": "2025-02-01", "toDate": "2025-03-31"}}, token=bureau)
+    assert [e["node"]["caseNumber"] for e in ranged["decisions"]["edges"]] == ["C-2", "C-1"]
+    elsewhere = client.token("bureau", region="530000")
+    assert (await client.op("Decisions", {}, token=elsewhere))["decisions"]["edges"] == []
+    await world.decide(case="C-9", entries=[(Q, 12)], decided_on="2025-06-10")
+    sanctions = await client.op("Sanctions", {"filter": {"kind": "TERMINATION"}}, token=bureau)
+    assert [e["node"]["practitionerCode"] for e in sanctions["sanctions"]["edges"]] == [Q]
+
+
+async def test_every_fact_and_sanction_change_is_logged_gaplessly(world: World, db: Database) -> None:
+    await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-02-15")
+    await world.decide(case="C-bad", entries=[(P, 99)], decided_on="2025-02-15")  # refused: no event
+    await world.decide(case="C-2", entries=[(P, 4)], decided_on="2025-05-20")
+    async with db.reader() as conn:
+        rows = (await conn.execute(select(Event.seq, Event.kind, Event.actor).order_by(Event.seq))).all()
+    assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + len(rows)))
+    kinds = [r.kind for r in rows]
+    assert kinds[-5:] == [
+        "decision.recorded",
+        "sanction.imposed",
+        "decision.recorded",
+        "sanction.superseded",
+        "sanction.imposed",
+    ]
+    assert kinds.count("decision.recorded") == 2
+    assert all(r.actor == "national" for r in rows)
