@@ -49,25 +49,36 @@ def seed(url: str, people: int) -> None:
             INSERT INTO institutions (code, name, kind, region_code, registered_by)
             SELECT 'H520201' || lpad(i::text, 5, '0'), 'Hospital ' || i, 'MEDICAL_INSTITUTION', '520201', 'bench'
             FROM generate_series(1, 1000) i""")
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO practitioners (code, name, category, region_code, id_hash, id_masked)
             SELECT 'D520201' || lpad(i::text, 7, '0'), 'P' || i, 'PHYSICIAN', '520201', md5(i::text), '5202**********000X'
-            FROM generate_series(1, %s) i""", (people,))
-        conn.execute("""
+            FROM generate_series(1, %s) i""",
+            (people,),
+        )
+        conn.execute(
+            """
             INSERT INTO registrations (practitioner_code, starts_on, recorded_by)
             SELECT 'D520201' || lpad(i::text, 7, '0'), DATE '2024-01-01', 'bench' FROM generate_series(1, %s) i""",
-            (people,))
-        conn.execute("""
+            (people,),
+        )
+        conn.execute(
+            """
             INSERT INTO affiliations (practitioner_code, institution_code, starts_on, recorded_by)
             SELECT 'D520201' || lpad(i::text, 7, '0'), 'H520201' || lpad((i % 1000 + 1)::text, 5, '0'),
                    DATE '2024-01-01', 'bench'
-            FROM generate_series(1, %s) i""", (people,))
-        conn.execute("""
+            FROM generate_series(1, %s) i""",
+            (people,),
+        )
+        conn.execute(
+            """
             INSERT INTO decisions (region_code, case_number, institution_code, basis, decided_on, behaviour,
                                    content_hash, recorded_by)
             SELECT '520201', 'B-' || i, 'H520201' || lpad((i % 1000 + 1)::text, 5, '0'), 'ADMINISTRATIVE_PENALTY',
                    DATE '2025-03-01', 'bench', md5(i::text), 'bench'
-            FROM generate_series(1, %s) i""", (sanctioned,))
+            FROM generate_series(1, %s) i""",
+            (sanctioned,),
+        )
         conn.execute("""
             INSERT INTO point_records (decision_id, practitioner_code, decided_on, points, responsibility)
             SELECT d.id, 'D520201' || lpad((substr(d.case_number, 3)::int * 20)::text, 7, '0'), d.decided_on, 10, 'MAIN'
@@ -112,7 +123,9 @@ async def drive(total: int, clients: int, one: Any) -> float:
 
 async def raw_sql(url: str, args: argparse.Namespace, batch: int) -> tuple[float, float]:
     sql = str(QUERY).replace(":codes", "%(codes)s").replace(":insts", "%(insts)s").replace(":days", "%(days)s")
-    conns = [await psycopg.AsyncConnection.connect(url, autocommit=True, prepare_threshold=0) for _ in range(args.clients)]
+    conns = [
+        await psycopg.AsyncConnection.connect(url, autocommit=True, prepare_threshold=0) for _ in range(args.clients)
+    ]
     pool: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
     for c in conns:
         pool.put_nowait(c)
@@ -139,10 +152,13 @@ async def raw_sql(url: str, args: argparse.Namespace, batch: int) -> tuple[float
     return elapsed, cpu
 
 
-async def graphql(base: str, token: str, server: psutil.Process, args: argparse.Namespace, batch: int) -> tuple[float, float]:
+async def graphql(
+    base: str, token: str, server: psutil.Process, args: argparse.Namespace, batch: int
+) -> tuple[float, float]:
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60,
-                                 limits=httpx.Limits(max_connections=args.clients)) as http:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=60, limits=httpx.Limits(max_connections=args.clients)
+    ) as http:
 
         async def one() -> None:
             if batch == 1:
@@ -161,8 +177,11 @@ async def graphql(base: str, token: str, server: psutil.Process, args: argparse.
 
 
 def _postgres_processes() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "postgres"
-            and any(str(DATA) in part for part in (p.info["cmdline"] or []))]
+    return [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "postgres" and any(str(DATA) in part for part in (p.info["cmdline"] or []))
+    ]
 
 
 def _cpu(processes: list[psutil.Process]) -> float:
@@ -183,7 +202,20 @@ def report(name: str, count: int, elapsed: float, cpu: float, baseline: float | 
     return rate
 
 
-async def main() -> None:
+async def measure(base: str, token: str, server: psutil.Process, pg_url: str, args: argparse.Namespace) -> None:
+    print(f"{args.clients} clients on loopback; {args.requests} single checks, {args.batches} batches of {args.batch}")
+    elapsed, cpu = await raw_sql(pg_url, args, 1)
+    raw = report("single check: raw psycopg, same SQL", args.requests, elapsed, cpu, None)
+    elapsed, cpu = await graphql(base, token, server, args, 1)
+    report("single check: GraphQL eligibility", args.requests, elapsed, cpu, raw)
+    elapsed, cpu = await raw_sql(pg_url, args, args.batch)
+    raw = report(f"batch of {args.batch}: raw psycopg, same SQL", args.batches, elapsed, cpu, None)
+    elapsed, cpu = await graphql(base, token, server, args, args.batch)
+    report(f"batch of {args.batch}: GraphQL eligibilities", args.batches, elapsed, cpu, raw)
+    print("(CPU/req: PostgreSQL's for raw SQL; the node process's for GraphQL)")
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=2000)
@@ -205,9 +237,21 @@ async def main() -> None:
     port = free_port()
     env = {**os.environ, "REGISTRY_DATABASE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), "--data-dir", str(node),
-         "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "registry.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(node),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -218,22 +262,11 @@ async def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
         token = issue_token(load_key(node / "keys", "token.key"), Actor(Role.NATIONAL), ttl=timedelta(hours=1))
-        server = psutil.Process(process.pid)
-        pg_url = libpq_url(url)
-        print(f"{args.clients} clients on loopback; {args.requests} single checks, {args.batches} batches of {args.batch}")
-        elapsed, cpu = await raw_sql(pg_url, args, 1)
-        raw = report("single check: raw psycopg, same SQL", args.requests, elapsed, cpu, None)
-        elapsed, cpu = await graphql(base, token, server, args, 1)
-        report("single check: GraphQL eligibility", args.requests, elapsed, cpu, raw)
-        elapsed, cpu = await raw_sql(pg_url, args, args.batch)
-        raw = report(f"batch of {args.batch}: raw psycopg, same SQL", args.batches, elapsed, cpu, None)
-        elapsed, cpu = await graphql(base, token, server, args, args.batch)
-        report(f"batch of {args.batch}: GraphQL eligibilities", args.batches, elapsed, cpu, raw)
-        print("(CPU/req: PostgreSQL's for raw SQL; the node process's for GraphQL)")
+        asyncio.run(measure(base, token, psutil.Process(process.pid), libpq_url(url), args))
     finally:
         process.terminate()
         process.wait(30)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

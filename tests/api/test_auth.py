@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from registry.api.schema import build_schema
 from registry.auth import Actor, Role, issue_token
 from tests.conftest import Client
 
@@ -47,7 +48,13 @@ async def test_practitioner_reads_only_their_own_record(client: Client) -> None:
     assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_deep_queries_are_refused(client: Client) -> None:
-    deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }"
-    body = (await client.post(deep, token=client.token("national"))).json()
-    assert "depth" in body["errors"][0]["message"]
+async def test_oversized_queries_are_refused(client: Client) -> None:
+    huge = "{ " + "__typename " * 20_001 + "}"
+    body = (await client.post(huge, token=client.token("national"))).json()
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_depth_limit_is_enforced() -> None:
+    shallow = build_schema(max_depth=1)
+    result = await shallow.execute('{ practitioner(code: "D1") { affiliations { institutionCode } } }')
+    assert result.errors and "depth" in result.errors[0].message

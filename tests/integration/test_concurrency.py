@@ -30,15 +30,32 @@ async def test_concurrent_decisions_for_one_person_both_count(engine: AsyncEngin
         db, node=NODE, actor=ACTOR, code=institution, name="x", kind="MEDICAL_INSTITUTION", region_code="520201"
     )
     await practitioners.register_practitioner(
-        db, node=NODE, actor=ACTOR, today=date(2025, 12, 31), code=person, name="x", id_number=f.resident_id(),
-        category="PHYSICIAN", region_code="520201", institution_codes=[institution], registered_on=date(2024, 1, 1),
+        db,
+        node=NODE,
+        actor=ACTOR,
+        today=date(2025, 12, 31),
+        code=person,
+        name="x",
+        id_number=f.resident_id(),
+        category="PHYSICIAN",
+        region_code="520201",
+        institution_codes=[institution],
+        registered_on=date(2024, 1, 1),
     )
 
     async def decide(case: str, day: int) -> points.DecisionResult:
         return await points.record_decision(
-            db, node=NODE, actor=ACTOR, policies=default_book(), today=date(2025, 12, 31),
-            case_number=f"{person}-{case}", region_code="520201", institution_code=institution,
-            basis="ADMINISTRATIVE_PENALTY", decided_on=date(2025, 3, day), behaviour="x",
+            db,
+            node=NODE,
+            actor=ACTOR,
+            policies=default_book(),
+            today=date(2025, 12, 31),
+            case_number=f"{person}-{case}",
+            region_code="520201",
+            institution_code=institution,
+            basis="ADMINISTRATIVE_PENALTY",
+            decided_on=date(2025, 3, day),
+            behaviour="x",
             entries=[points.EntryInput(person, 5, "MAIN")],
         )
 

@@ -49,16 +49,28 @@ def test_hash_is_keyed_and_case_insensitive() -> None:
 
 @pytest.mark.parametrize(
     ("code", "ok"),
-    [("H52020100001", True), ("P44200000001", True), ("H5202010000", False), ("Q52020100001", False),
-     ("h52020100001", False)],
+    [
+        ("H52020100001", True),
+        ("P44200000001", True),
+        ("H5202010000", False),
+        ("Q52020100001", False),
+        ("h52020100001", False),
+    ],
 )
 def test_institution_codes(code: str, ok: bool) -> None:
     assert is_institution_code(code) is ok
 
 
 @pytest.mark.parametrize(
-    ("code", "ok"), [("D520201000001", True), ("HY520201000001", True), ("D" * 20, True), ("D" * 21, False),
-                     ("", False), ("D-1", False)]
+    ("code", "ok"),
+    [
+        ("D520201000001", True),
+        ("HY520201000001", True),
+        ("D" * 20, True),
+        ("D" * 21, False),
+        ("", False),
+        ("D-1", False),
+    ],
 )
 def test_practitioner_codes(code: str, ok: bool) -> None:
     assert is_practitioner_code(code) is ok
