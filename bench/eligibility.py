@@ -65,7 +65,7 @@ def seed(url: str, people: int) -> None:
         conn.execute(
             """
             INSERT INTO affiliations (practitioner_code, institution_code, starts_on, recorded_by)
-            SELECT 'D520201' || lpad(i::text, 7, '0'), 'H520201' || lpad((i % 1000 + 1)::text, 5, '0'),
+            SELECT 'D520201' || lpad(i::text, 7, '0'), 'H520201' || lpad((mod(i, 1000) + 1)::text, 5, '0'),
                    DATE '2024-01-01', 'bench'
             FROM generate_series(1, %s) i""",
             (people,),
@@ -74,7 +74,7 @@ def seed(url: str, people: int) -> None:
             """
             INSERT INTO decisions (region_code, case_number, institution_code, basis, decided_on, behaviour,
                                    content_hash, recorded_by)
-            SELECT '520201', 'B-' || i, 'H520201' || lpad((i % 1000 + 1)::text, 5, '0'), 'ADMINISTRATIVE_PENALTY',
+            SELECT '520201', 'B-' || i, 'H520201' || lpad((mod(i, 1000) + 1)::text, 5, '0'), 'ADMINISTRATIVE_PENALTY',
                    DATE '2025-03-01', 'bench', md5(i::text), 'bench'
             FROM generate_series(1, %s) i""",
             (sanctioned,),
@@ -177,11 +177,11 @@ async def graphql(
 
 
 def _postgres_processes() -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.process_iter(["name", "cmdline"])
-        if p.info["name"] == "postgres" and any(str(DATA) in part for part in (p.info["cmdline"] or []))
-    ]
+    """The server and its backends (the bench's connections are open by now)."""
+    for p in psutil.process_iter(["name", "cmdline"]):
+        if p.info["name"] == "postgres" and any(str(DATA) in part for part in (p.info["cmdline"] or [])):
+            return [p, *p.children(recursive=True)]
+    return []
 
 
 def _cpu(processes: list[psutil.Process]) -> float:

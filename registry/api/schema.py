@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.tools import merge_types
 
 from .eligibility import EligibilityQuery
@@ -15,6 +16,9 @@ Mutation = merge_types("Mutation", (PractitionerMutation, PointsMutation))
 
 
 def build_schema(*, max_depth: int = 10, max_tokens: int = 20_000) -> strawberry.Schema:
+    # One rule class for the schema's life: a class made per request (as QueryDepthLimiter does when built by a
+    # factory) changes the validation cache's key, and every request would be validated again.
+    depth_rule = create_validator(max_depth, None)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -22,7 +26,7 @@ def build_schema(*, max_depth: int = 10, max_tokens: int = 20_000) -> strawberry
             # Parsing and validating the same documents again costs milliseconds on the hot path.
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: AddValidationRules([depth_rule]),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
         ],
     )
