@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+
+from registry.validation import is_region_code
 
 
 class Code(StrEnum):
@@ -51,3 +54,27 @@ def fail(code: Code, message: str, *field: str) -> UserErrors:
 
 class Forbidden(Exception):
     """A query outside the caller's scope (mutations report FORBIDDEN as a user error instead)."""
+
+
+# Input checks that collect problems, so that a caller learns of every mistake in one answer.
+
+
+def check_text(problems: list[Problem], value: str, limit: int, *field: str) -> None:
+    if not value.strip() or len(value) > limit:
+        problems.append(Problem(Code.INVALID_INPUT, f"{field[-1]} must be 1 to {limit} characters", field))
+
+
+def check_not_future(problems: list[Problem], value: date | None, today: date, *field: str) -> None:
+    if value is not None and value > today:
+        problems.append(Problem(Code.DATE_IN_FUTURE, f"{field[-1]} {value} is after today ({today})", field))
+
+
+def check_region(problems: list[Problem], code: str, *field: str) -> None:
+    if not is_region_code(code):
+        problems.append(Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", field))
+
+
+def raise_if(problems: list[Problem]) -> None:
+    """End the use case before it writes anything."""
+    if problems:
+        raise UserErrors(problems)

@@ -12,6 +12,7 @@ from registry import clock
 from registry.eligibility import service as eligibility
 from registry.errors import Code
 from registry.points import service as points
+from registry.points.models import Sanction as SanctionRow
 from registry.practitioners import models, service
 
 from .common import UserError, attempt
@@ -78,16 +79,16 @@ class PointRecord:
         )
 
 
-def sanction_of(row: object) -> Sanction:
+def sanction_of(row: SanctionRow) -> Sanction:
     return Sanction(
-        practitioner_code=row.practitioner_code,  # type: ignore[attr-defined]
-        kind=SanctionKind(row.kind),  # type: ignore[attr-defined]
-        state=SanctionState(row.state),  # type: ignore[attr-defined]
-        starts_on=row.starts_on,  # type: ignore[attr-defined]
-        ends_on=row.ends_on,  # type: ignore[attr-defined]
-        reregistration_allowed_from=row.reregistration_allowed_from,  # type: ignore[attr-defined]
-        case_number=row.case_number,  # type: ignore[attr-defined]
-        region_code=row.region_code,  # type: ignore[attr-defined]
+        practitioner_code=row.practitioner_code,
+        kind=SanctionKind(row.kind),
+        state=SanctionState(row.state),
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        reregistration_allowed_from=row.reregistration_allowed_from,
+        case_number=row.case_number,
+        region_code=row.region_code,
     )
 
 

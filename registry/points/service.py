@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry import eventlog
 from registry.auth import Actor, Role
 from registry.db import Database
-from registry.errors import Code, Problem, UserErrors, fail
+from registry.errors import Code, Problem, check_not_future, check_region, check_text, fail, raise_if
 from registry.points import rules
 from registry.points.models import Decision, Objection, PointRecord, Restoration, Review, Sanction
 from registry.points.policy import PolicyBook
 from registry.practitioners.models import Institution, Practitioner
 from registry.practitioners.service import Node
-from registry.validation import is_institution_code, is_practitioner_code, is_region_code, region_prefix
+from registry.validation import is_institution_code, is_practitioner_code, region_prefix
 
 T = TypeVar("T")
 BASES = ("ADMINISTRATIVE_PENALTY", "AGREEMENT_HANDLING")
@@ -86,16 +86,6 @@ def _points_problem(problems: list[Problem], points: int | None, *field: str) ->
         problems.append(Problem(Code.POINTS_OUT_OF_RANGE, "one decision gives 1 to 12 points", field))
 
 
-def _text_problem(problems: list[Problem], value: str, limit: int, *field: str) -> None:
-    if not value.strip() or len(value) > limit:
-        problems.append(Problem(Code.INVALID_INPUT, f"{field[-1]} must be 1 to {limit} characters", field))
-
-
-def _raise(problems: list[Problem]) -> None:
-    if problems:
-        raise UserErrors(problems)
-
-
 def _content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -127,17 +117,15 @@ async def record_decision(
     amount_involved: Decimal | None = None,
 ) -> DecisionResult:
     problems: list[Problem] = []
-    _text_problem(problems, case_number, 64, "input", "caseNumber")
-    if not is_region_code(region_code):
-        problems.append(Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", ("input", "regionCode")))
+    check_text(problems, case_number, 64, "input", "caseNumber")
+    check_region(problems, region_code, "input", "regionCode")
     if not is_institution_code(institution_code):
         problems.append(Problem(Code.INVALID_CODE, "not an institution code", ("input", "institutionCode")))
     if basis not in BASES:
         problems.append(Problem(Code.INVALID_INPUT, f"unknown basis {basis}", ("input", "basis")))
-    _text_problem(problems, behaviour, 4000, "input", "behaviour")
+    check_text(problems, behaviour, 4000, "input", "behaviour")
     for name, value in (("decidedOn", decided_on), ("conductFrom", conduct_from), ("conductTo", conduct_to)):
-        if value is not None and value > today:
-            problems.append(Problem(Code.DATE_IN_FUTURE, f"{name} {value} is after today ({today})", ("input", name)))
+        check_not_future(problems, value, today, "input", name)
     if conduct_from and conduct_to and conduct_from > conduct_to:
         problems.append(Problem(Code.INVALID_INPUT, "conductFrom is after conductTo", ("input", "conductFrom")))
     if conduct_to and conduct_to > decided_on:
@@ -157,7 +145,7 @@ async def record_decision(
         _months_problem(problems, e.suspension_months, *at, "suspensionMonths")
         if e.responsibility not in RESPONSIBILITIES:
             problems.append(Problem(Code.INVALID_INPUT, "unknown responsibility", (*at, "responsibility")))
-    _raise(problems)
+    raise_if(problems)
     if not actor.covers_region(region_code):
         raise fail(Code.FORBIDDEN, f"{actor.subject} may not decide cases for region {region_code}")
 
@@ -288,8 +276,8 @@ async def file_objection(
     statement: str,
 ) -> RecordView:
     problems: list[Problem] = []
-    _text_problem(problems, statement, 4000, "input", "statement")
-    _raise(problems)
+    check_text(problems, statement, 4000, "input", "statement")
+    raise_if(problems)
     allowed = actor.covers_region(region_code) or (
         actor.role is Role.PRACTITIONER and actor.practitioner == practitioner_code
     )
@@ -342,12 +330,9 @@ async def review_points(
         problems.append(Problem(Code.INVALID_INPUT, "only an amendment changes points or months", ("input", "points")))
     _points_problem(problems, points, "input", "points")
     _months_problem(problems, suspension_months, "input", "suspensionMonths")
-    _text_problem(problems, reason, 4000, "input", "reason")
-    if reviewed_on > today:
-        problems.append(
-            Problem(Code.DATE_IN_FUTURE, f"reviewedOn {reviewed_on} is after today", ("input", "reviewedOn"))
-        )
-    _raise(problems)
+    check_text(problems, reason, 4000, "input", "reason")
+    check_not_future(problems, reviewed_on, today, "input", "reviewedOn")
+    raise_if(problems)
     if not actor.covers_region(region_code):
         raise fail(Code.FORBIDDEN, f"{actor.subject} may not review cases of region {region_code}")
     async with db.transaction() as session:
@@ -410,14 +395,10 @@ async def record_restoration(
     restored_on: date,
 ) -> RestorationResult:
     problems: list[Problem] = []
-    _text_problem(problems, activity, 2000, "input", "activity")
-    if not is_region_code(region_code):
-        problems.append(Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", ("input", "regionCode")))
-    if restored_on > today:
-        problems.append(
-            Problem(Code.DATE_IN_FUTURE, f"restoredOn {restored_on} is after today", ("input", "restoredOn"))
-        )
-    _raise(problems)
+    check_text(problems, activity, 2000, "input", "activity")
+    check_region(problems, region_code, "input", "regionCode")
+    check_not_future(problems, restored_on, today, "input", "restoredOn")
+    raise_if(problems)
     if not actor.covers_region(region_code):
         raise fail(Code.FORBIDDEN, f"{actor.subject} may not record restorations in {region_code}")
     async with db.transaction() as session:

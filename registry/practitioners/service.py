@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry import eventlog
 from registry.auth import Actor, Role
 from registry.db import Database
-from registry.errors import Code, Problem, UserErrors, fail
+from registry.errors import Code, Problem, check_not_future, check_region, check_text, fail, raise_if
 from registry.points.models import Sanction
 from registry.practitioners.models import (
     CATEGORIES,
@@ -30,7 +30,6 @@ from registry.validation import (
     hash_resident_id,
     is_institution_code,
     is_practitioner_code,
-    is_region_code,
     is_resident_id,
     mask_resident_id,
 )
@@ -42,21 +41,6 @@ class Node:
 
     region: str
     id_secret: bytes
-
-
-def _require_text(problems: list[Problem], value: str, field: str, limit: int) -> None:
-    if not value.strip() or len(value) > limit:
-        problems.append(Problem(Code.INVALID_INPUT, f"{field} must be 1 to {limit} characters", ("input", field)))
-
-
-def _raise(problems: list[Problem]) -> None:
-    if problems:
-        raise UserErrors(problems)
-
-
-def _not_future(problems: list[Problem], value: date | None, field: str, today: date) -> None:
-    if value is not None and value > today:
-        problems.append(Problem(Code.DATE_IN_FUTURE, f"{field} {value} is after today ({today})", ("input", field)))
 
 
 async def register_institution(
@@ -71,12 +55,11 @@ async def register_institution(
         problems.append(
             Problem(Code.INVALID_CODE, "H codes are medical institutions, P codes pharmacies", ("input", "code"))
         )
-    _require_text(problems, name, "name", 200)
+    check_text(problems, name, 200, "input", "name")
     if kind not in INSTITUTION_KINDS:
         problems.append(Problem(Code.INVALID_INPUT, f"unknown kind {kind}", ("input", "kind")))
-    if not is_region_code(region_code):
-        problems.append(Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", ("input", "regionCode")))
-    _raise(problems)
+    check_region(problems, region_code, "input", "regionCode")
+    raise_if(problems)
     allowed = actor.covers_region(region_code) or (actor.role is Role.INSTITUTION and actor.institution == code)
     if not allowed:
         raise fail(Code.FORBIDDEN, f"{actor.subject} may not register institutions in {region_code}")
@@ -158,15 +141,14 @@ async def register_practitioner(
         problems.append(
             Problem(Code.INVALID_CODE, "a practitioner code is 1 to 20 letters and digits", ("input", "code"))
         )
-    _require_text(problems, name, "name", 100)
+    check_text(problems, name, 100, "input", "name")
     if not is_resident_id(id_number):
         problems.append(
             Problem(Code.INVALID_ID_NUMBER, "not a valid 18-character resident ID number", ("input", "idNumber"))
         )
     if category not in CATEGORIES:
         problems.append(Problem(Code.INVALID_INPUT, f"unknown category {category}", ("input", "category")))
-    if not is_region_code(region_code):
-        problems.append(Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", ("input", "regionCode")))
+    check_region(problems, region_code, "input", "regionCode")
     if not institution_codes:
         problems.append(Problem(Code.INVALID_INPUT, "give at least one institution", ("input", "institutionCodes")))
     if len(set(institution_codes)) != len(institution_codes):
@@ -180,8 +162,8 @@ async def register_practitioner(
                     ("input", "institutionCodes", str(i)),
                 )
             )
-    _not_future(problems, registered_on, "registeredOn", today)
-    _raise(problems)
+    check_not_future(problems, registered_on, today, "input", "registeredOn")
+    raise_if(problems)
 
     async with db.transaction() as session:
         institutions = await _institutions(session, institution_codes)
@@ -299,8 +281,8 @@ async def add_affiliation(
         problems.append(Problem(Code.INVALID_CODE, "not a practitioner code", ("input", "practitionerCode")))
     if not is_institution_code(institution_code):
         problems.append(Problem(Code.INVALID_CODE, "not an institution code", ("input", "institutionCode")))
-    _not_future(problems, starts_on, "startsOn", today)
-    _raise(problems)
+    check_not_future(problems, starts_on, today, "input", "startsOn")
+    raise_if(problems)
     async with db.transaction() as session:
         institution = await session.get(Institution, institution_code)
         if institution is None:
@@ -398,8 +380,8 @@ async def deregister(
     db: Database, *, node: Node, actor: Actor, practitioner_code: str, ends_on: date, reason: str
 ) -> Practitioner:
     problems: list[Problem] = []
-    _require_text(problems, reason, "reason", 2000)
-    _raise(problems)
+    check_text(problems, reason, 2000, "input", "reason")
+    raise_if(problems)
     async with db.transaction() as session:
         registration = await _registered_person(session, practitioner_code, ends_on)
         person = await session.get(Practitioner, practitioner_code)
