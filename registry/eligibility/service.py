@@ -55,8 +55,9 @@ class Answer:
     sanction: SanctionInForce | None
 
 
-# The sanction in force on a day must have started within the registration period that covers the day:
-# a person registered again after a bar starts clean. A termination outranks a suspension.
+# A termination ends with the registration period it started in: a person registered again after the bar starts
+# clean. A suspension runs to its end whatever the registration does, so deregistering does not escape it.
+# A termination outranks a suspension.
 QUERY = text("""
 SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code,
        CASE WHEN c.inst IS NULL THEN NULL ELSE EXISTS (
@@ -75,7 +76,7 @@ LEFT JOIN LATERAL (
     SELECT kind, state, starts_on, ends_on, reregistration_allowed_from, case_number, region_code
     FROM sanctions
     WHERE practitioner_code = c.code AND state <> 'LIFTED'
-      AND starts_on <= c.day AND starts_on >= r.starts_on
+      AND starts_on <= c.day AND (kind = 'SUSPENSION' OR starts_on >= r.starts_on)
       AND (in_force_to IS NULL OR in_force_to >= c.day)
     ORDER BY kind = 'TERMINATION' DESC, starts_on DESC LIMIT 1) s ON true
 ORDER BY c.n

@@ -334,3 +334,41 @@ async def test_every_fact_and_sanction_change_is_logged_gaplessly(world: World, 
     ]
     assert kinds.count("decision.recorded") == 2
     assert all(r.actor == "national" for r in rows)
+
+
+async def test_objection_to_an_unknown_or_revoked_record(world: World, client: Client, db: Database) -> None:
+    own = client.token("practitioner", practitioner=P)
+    unknown = await client.op("FileObjection", {"input": {**key("C-404"), "statement": "?"}}, token=own)
+    assert codes(unknown["fileObjection"]) == ["UNKNOWN_POINT_RECORD"]
+    await world.decide(case="C-1", entries=[(P, 3)], decided_on="2025-03-10")
+    await world.review(**key(), outcome="REVOKED", reviewedOn="2025-04-01", reason="r")
+    before = await counts(db)
+    revoked = await client.op("FileObjection", {"input": {**key(), "statement": "?"}}, token=own)
+    assert codes(revoked["fileObjection"]) == ["POINT_RECORD_REVOKED"]
+    assert await counts(db) == before
+
+
+async def test_practitioner_and_regulator_read_what_their_role_allows(world: World, client: Client) -> None:
+    await world.decide(case="C-1", entries=[(P, 12)], decided_on="2025-03-10")
+    own = client.token("practitioner", practitioner=P)
+    record = (await client.op("Practitioner", {"code": P, "year": 2025}, token=own))["practitioner"]
+    assert (record["points"], record["status"], record["sanctions"][0]["kind"]) == (12, "TERMINATED", "TERMINATION")
+    regulator = client.token("regulator")
+    listed = await client.op("Sanctions", {"filter": {"kind": "TERMINATION"}}, token=regulator)
+    assert [e["node"]["practitionerCode"] for e in listed["sanctions"]["edges"]] == [P]
+    refused = await client.post("{ sanctions { edges { cursor } } }", token=own)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_deregistering_does_not_escape_a_running_suspension(world: World, client: Client) -> None:
+    await world.decide(case="C-1", entries=[(P, 11)], decided_on="2025-03-10")
+    await client.op(
+        "DeregisterPractitioner",
+        {"input": {"practitionerCode": P, "endsOn": "2025-04-01", "reason": "left"}},
+        token=world.national,
+    )
+    again = f.practitioner(P, (H,), "520201", registered_on="2025-04-02", serial="000")
+    data = await client.op("RegisterPractitioner", {"input": again}, token=world.national)
+    assert data["registerPractitioner"]["userErrors"] == []
+    answer = await world.eligibility(P, "2025-05-01T10:00:00+08:00", institutionCode=H)
+    assert (answer["eligible"], answer["status"], answer["eligibleAgainOn"]) == (False, "SUSPENDED", "2025-09-10")
