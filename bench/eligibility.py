@@ -170,10 +170,11 @@ async def graphql(
             assert "errors" not in response.json(), response.text
 
         await drive(args.clients * 4, args.clients, one)  # warm-up: caches, pool
-        cpu0 = server.cpu_times()
+        node = [server, *server.children(recursive=True)]  # uvicorn workers, when there are several
+        cpu0 = _cpu(node)
         elapsed = await drive(args.requests if batch == 1 else args.batches, args.clients, one)
-        cpu1 = server.cpu_times()
-    return elapsed, (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        cpu1 = _cpu(node)
+    return elapsed, cpu1 - cpu0
 
 
 def _postgres_processes() -> list[psutil.Process]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jwt
 
-from registry.validation import region_prefix
+from registry.validation import is_institution_code, is_region_code, region_prefix
 
 ISSUER = "registry"
 
@@ -115,3 +115,7 @@ def check_actor(actor: Actor) -> None:
     }.get(actor.role)
     if needs and not getattr(actor, needs):
         raise InvalidToken(f"a {actor.role} token needs --{needs}")
+    if actor.region is not None and not is_region_code(actor.region):
+        raise InvalidToken(f"{actor.region!r} is not a 6-digit region code")
+    if actor.institution is not None and not is_institution_code(actor.institution):
+        raise InvalidToken(f"{actor.institution!r} is not an institution code")
