@@ -170,7 +170,7 @@ async def graphql(
             assert "errors" not in response.json(), response.text
 
         await drive(args.clients * 4, args.clients, one)  # warm-up: caches, pool
-        node = [server, *server.children(recursive=True)]  # uvicorn workers, when there are several
+        node = [server, *server.children(recursive=True)]
         cpu0 = _cpu(node)
         elapsed = await drive(args.requests if batch == 1 else args.batches, args.clients, one)
         cpu1 = _cpu(node)

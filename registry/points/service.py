@@ -159,7 +159,8 @@ async def record_decision(
         "conductTo": conduct_to,
         "behaviour": behaviour,
         "amountInvolved": None if amount_involved is None else f"{amount_involved:.2f}",
-        "entries": [e.__dict__ for e in entries],
+        # Sorted: the same entries sent in another order are the same decision.
+        "entries": sorted((e.__dict__ for e in entries), key=lambda e: e["practitioner_code"]),
     }
     digest = _content_hash(content)
     async with db.transaction() as session:
@@ -181,7 +182,11 @@ async def record_decision(
                     str(i),
                     "practitionerCode",
                 )
-        # Checked after the lock, so two sends of one case number cannot both pass.
+        # One case number is checked and written by one transaction at a time, so that two sends of it at the same
+        # moment give one decision (or DUPLICATE_CASE_NUMBER), never a constraint error.
+        await session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{region_code}/{case_number}", 0)))
+        )
         stored = await session.scalar(
             select(Decision).where(Decision.region_code == region_code, Decision.case_number == case_number)
         )
