@@ -128,6 +128,15 @@ class Practitioner:
         services = info.context.services
         return await points.year_points(services.db, services.policies, self.code, year)
 
+    @strawberry.field(
+        description="Whether the year's points call for an interview and close supervision by the institution "
+        "(where the policy has such a threshold, e.g. 6 in Tianjin). No payment effect."
+    )
+    async def interview_required(self, info: Info, year: int) -> bool:
+        services = info.context.services
+        outcome = await points.year_outcome(services.db, services.policies, self.code, year)
+        return outcome is not None and outcome.interview_required
+
     @strawberry.field
     async def point_records(self, info: Info, year: int) -> list[PointRecord]:
         return [PointRecord.of(v) for v in await points.point_records(info.context.services.db, self.code, year)]

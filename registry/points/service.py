@@ -670,12 +670,15 @@ def sanction_payload(s: Sanction) -> dict[str, Any]:
 # ---- reads -------------------------------------------------------------------------------------------------
 
 
-async def year_points(db: Database, policies: PolicyBook, code: str, year: int) -> int:
+async def year_outcome(db: Database, policies: PolicyBook, code: str, year: int) -> rules.YearOutcome | None:
     async with db.transaction() as session:
         person = await session.get(Practitioner, code)
-        if person is None:
-            return 0
-        return (await _outcome(session, policies, person, year)).total
+        return None if person is None else await _outcome(session, policies, person, year)
+
+
+async def year_points(db: Database, policies: PolicyBook, code: str, year: int) -> int:
+    outcome = await year_outcome(db, policies, code, year)
+    return 0 if outcome is None else outcome.total
 
 
 async def point_records(db: Database, code: str, year: int) -> list[RecordView]:

@@ -372,3 +372,34 @@ async def test_deregistering_does_not_escape_a_running_suspension(world: World, 
     assert data["registerPractitioner"]["userErrors"] == []
     answer = await world.eligibility(P, "2025-05-01T10:00:00+08:00", institutionCode=H)
     assert (answer["eligible"], answer["status"], answer["eligibleAgainOn"]) == (False, "SUSPENDED", "2025-09-10")
+
+
+async def test_tianjin_flags_an_interview_from_six_points(world: World, client: Client) -> None:
+    await world.institution("H12010100001", "120101")
+    await world.people("H12010100001", "120101", "D120101000001")
+    query = "query($c: String!) { practitioner(code: $c) { points(year: 2025) interviewRequired(year: 2025) } }"
+    await world.decide(
+        case="津-1",
+        entries=[("D120101000001", 5)],
+        decided_on="2025-03-01",
+        region="120101",
+        institution="H12010100001",
+    )
+    assert (await client.gql(query, {"c": "D120101000001"}, token=world.national))["practitioner"] == {
+        "points": 5,
+        "interviewRequired": False,
+    }
+    await world.decide(
+        case="津-2",
+        entries=[("D120101000001", 1)],
+        decided_on="2025-04-01",
+        region="120101",
+        institution="H12010100001",
+    )
+    assert (await client.gql(query, {"c": "D120101000001"}, token=world.national))["practitioner"] == {
+        "points": 6,
+        "interviewRequired": True,
+    }
+    await world.decide(case="C-6", entries=[(P, 6)], decided_on="2025-04-01")
+    national = (await client.gql(query, {"c": P}, token=world.national))["practitioner"]
+    assert national == {"points": 6, "interviewRequired": False}
