@@ -13,8 +13,7 @@ from registry.config import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {"data_dir": Path(args.data_dir)} if getattr(args, "data_dir", None) else {}
-    return Settings(**overrides)
+    return Settings(data_dir=Path(args.data_dir)) if getattr(args, "data_dir", None) else Settings()
 
 
 def _database_url(settings: Settings) -> str:

@@ -239,7 +239,7 @@ class PointsQuery:
     def policy(self, info: Info, region_code: str, on: date | None = None) -> Policy:
         p = info.context.services.policies.policy_for(region_code, on or clock.today())
         return Policy(
-            jurisdiction=p.jurisdiction, version=p.version, effective_from=p.effective_from, rules=p.to_dict()
+            jurisdiction=p.jurisdiction, version=p.version, effective_from=p.effective_from, rules=JSON(p.to_dict())
         )
 
     @strawberry.field(description="Decisions, newest first, within the caller's jurisdiction.")
@@ -318,7 +318,7 @@ class PointsMutation:
                 statement=input.statement,
             )
         )
-        return PointRecordPayload(point_record=view and PointRecord.of(view), user_errors=errors)
+        return PointRecordPayload(point_record=None if view is None else PointRecord.of(view), user_errors=errors)
 
     @strawberry.mutation(description="The bureau reviews a point record (复核): upheld, amended or revoked.")
     async def review_points(self, info: Info, input: ReviewPointsInput) -> ReviewPointsPayload:

@@ -11,7 +11,7 @@ from graphql import GraphQLError
 from registry import clock
 from registry.eligibility import service as eligibility
 from registry.errors import Code
-from registry.points import service as points
+from registry.points import service as points_service
 from registry.points.models import Sanction as SanctionRow
 from registry.practitioners import models, service
 
@@ -19,8 +19,22 @@ from .common import UserError, attempt
 from .context import Info
 from .eligibility import QualificationStatus, Sanction, SanctionKind, SanctionState
 
-InstitutionKind = strawberry.enum(Enum("InstitutionKind", {k: k for k in models.INSTITUTION_KINDS}))
-PractitionerCategory = strawberry.enum(Enum("PractitionerCategory", {k: k for k in models.CATEGORIES}))
+
+@strawberry.enum
+class InstitutionKind(Enum):
+    MEDICAL_INSTITUTION = "MEDICAL_INSTITUTION"
+    RETAIL_PHARMACY = "RETAIL_PHARMACY"
+
+
+@strawberry.enum
+class PractitionerCategory(Enum):
+    PHYSICIAN = "PHYSICIAN"
+    NURSE = "NURSE"
+    PHARMACIST = "PHARMACIST"
+    MEDICAL_TECHNICIAN = "MEDICAL_TECHNICIAN"
+    THERAPIST = "THERAPIST"
+    SETTLEMENT_REVIEWER = "SETTLEMENT_REVIEWER"
+    PHARMACY_PRINCIPAL = "PHARMACY_PRINCIPAL"
 
 
 @strawberry.enum
@@ -41,7 +55,7 @@ class PointRecordState(Enum):
 class Institution:
     code: str
     name: str
-    kind: InstitutionKind  # type: ignore[valid-type]
+    kind: InstitutionKind
     region_code: str
 
     @classmethod
@@ -67,7 +81,7 @@ class PointRecord:
     state: PointRecordState
 
     @classmethod
-    def of(cls, view: points.RecordView) -> PointRecord:
+    def of(cls, view: points_service.RecordView) -> PointRecord:
         return cls(
             case_number=view.case_number,
             region_code=view.region_code,
@@ -96,7 +110,7 @@ def sanction_of(row: SanctionRow) -> Sanction:
 class Practitioner:
     code: str
     name: str
-    category: PractitionerCategory  # type: ignore[valid-type]
+    category: PractitionerCategory
     region_code: str
     id_number_masked: str = strawberry.field(description="The resident ID, masked; it is never stored in clear.")
 
@@ -126,7 +140,7 @@ class Practitioner:
     @strawberry.field(description="The year's total after revocations, amendments and restorations.")
     async def points(self, info: Info, year: int) -> int:
         services = info.context.services
-        return await points.year_points(services.db, services.policies, self.code, year)
+        return await points_service.year_points(services.db, services.policies, self.code, year)
 
     @strawberry.field(
         description="Whether the year's points call for an interview and close supervision by the institution "
@@ -134,23 +148,25 @@ class Practitioner:
     )
     async def interview_required(self, info: Info, year: int) -> bool:
         services = info.context.services
-        outcome = await points.year_outcome(services.db, services.policies, self.code, year)
+        outcome = await points_service.year_outcome(services.db, services.policies, self.code, year)
         return outcome is not None and outcome.interview_required
 
     @strawberry.field
     async def point_records(self, info: Info, year: int) -> list[PointRecord]:
-        return [PointRecord.of(v) for v in await points.point_records(info.context.services.db, self.code, year)]
+        return [
+            PointRecord.of(v) for v in await points_service.point_records(info.context.services.db, self.code, year)
+        ]
 
     @strawberry.field(description="Every sanction, in every state.")
     async def sanctions(self, info: Info) -> list[Sanction]:
-        return [sanction_of(s) for s in await points.sanctions_of(info.context.services.db, self.code)]
+        return [sanction_of(s) for s in await points_service.sanctions_of(info.context.services.db, self.code)]
 
 
 @strawberry.input
 class RegisterInstitutionInput:
     code: str
     name: str
-    kind: InstitutionKind  # type: ignore[valid-type]
+    kind: InstitutionKind
     region_code: str
 
 
@@ -159,7 +175,7 @@ class RegisterPractitionerInput:
     code: str
     name: str
     id_number: str = strawberry.field(description="18-character resident ID; checksum verified, never stored in clear.")
-    category: PractitionerCategory  # type: ignore[valid-type]
+    category: PractitionerCategory
     region_code: str
     institution_codes: list[str]
     registered_on: date
@@ -235,7 +251,7 @@ class PractitionerMutation:
                 region_code=input.region_code,
             )
         )
-        return RegisterInstitutionPayload(institution=row and Institution.of(row), user_errors=errors)
+        return RegisterInstitutionPayload(institution=None if row is None else Institution.of(row), user_errors=errors)
 
     @strawberry.mutation(description="Register a practitioner (登记备案) at one or more institutions.")
     async def register_practitioner(self, info: Info, input: RegisterPractitionerInput) -> PractitionerPayload:
@@ -255,7 +271,7 @@ class PractitionerMutation:
                 registered_on=input.registered_on,
             )
         )
-        return PractitionerPayload(practitioner=row and Practitioner.of(row), user_errors=errors)
+        return PractitionerPayload(practitioner=None if row is None else Practitioner.of(row), user_errors=errors)
 
     @strawberry.mutation(description="Affiliate a registered practitioner with one more institution (多点执业).")
     async def add_affiliation(self, info: Info, input: AddAffiliationInput) -> AffiliationPayload:
@@ -271,7 +287,7 @@ class PractitionerMutation:
                 starts_on=input.starts_on,
             )
         )
-        return AffiliationPayload(affiliation=row and _affiliation(row), user_errors=errors)
+        return AffiliationPayload(affiliation=None if row is None else _affiliation(row), user_errors=errors)
 
     @strawberry.mutation(description="End a practitioner's affiliation with an institution.")
     async def end_affiliation(self, info: Info, input: EndAffiliationInput) -> AffiliationPayload:
@@ -286,7 +302,7 @@ class PractitionerMutation:
                 ends_on=input.ends_on,
             )
         )
-        return AffiliationPayload(affiliation=row and _affiliation(row), user_errors=errors)
+        return AffiliationPayload(affiliation=None if row is None else _affiliation(row), user_errors=errors)
 
     @strawberry.mutation(description="End a practitioner's registration and every affiliation.")
     async def deregister_practitioner(self, info: Info, input: DeregisterPractitionerInput) -> PractitionerPayload:
@@ -301,7 +317,7 @@ class PractitionerMutation:
                 reason=input.reason,
             )
         )
-        return PractitionerPayload(practitioner=row and Practitioner.of(row), user_errors=errors)
+        return PractitionerPayload(practitioner=None if row is None else Practitioner.of(row), user_errors=errors)
 
 
 def _affiliation(row: models.Affiliation) -> Affiliation:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.tools import merge_types
+
+from graphql import GraphQLError
 
 from .eligibility import EligibilityQuery
 from .points import PointsMutation, PointsQuery
@@ -13,6 +15,11 @@ from .practitioners import PractitionerMutation, PractitionerQuery
 
 Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery))
 Mutation = merge_types("Mutation", (PractitionerMutation, PointsMutation))
+
+
+def _is_a_bug(error: GraphQLError) -> bool:
+    """Errors we raise on purpose (with a code) and GraphQL's own are shown; a bug's details stay in the log."""
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
 def build_schema(*, max_depth: int = 10, max_tokens: int = 20_000) -> strawberry.Schema:
@@ -28,6 +35,7 @@ def build_schema(*, max_depth: int = 10, max_tokens: int = 20_000) -> strawberry
             lambda: ValidationCache(maxsize=512),
             lambda: AddValidationRules([depth_rule]),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: MaskErrors(should_mask_error=_is_a_bug),
         ],
     )
 

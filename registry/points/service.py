@@ -198,10 +198,10 @@ async def record_decision(
                     "input",
                     "caseNumber",
                 )
-            records = await session.scalars(
+            stored_records = await session.scalars(
                 select(PointRecord).where(PointRecord.decision_id == stored.id).order_by(PointRecord.id)
             )
-            return DecisionResult(stored, list(records), [])
+            return DecisionResult(stored, list(stored_records), [])
         decision = Decision(
             region_code=region_code,
             case_number=case_number,

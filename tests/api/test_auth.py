@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from registry.api.schema import build_schema
 from registry.auth import Actor, Role, issue_token
 from tests.conftest import Client
@@ -58,3 +60,17 @@ async def test_depth_limit_is_enforced() -> None:
     shallow = build_schema(max_depth=1)
     result = await shallow.execute('{ practitioner(code: "D1") { affiliations { institutionCode } } }')
     assert result.errors and "depth" in result.errors[0].message
+
+
+async def test_a_bug_is_reported_without_its_details(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from registry.eligibility import service
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("password=hunter2 at db.internal")
+
+    monkeypatch.setattr(service, "check", broken)
+    body = (await client.post(QUERY, token=client.token("national"))).json()
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "hunter2" not in str(body)
+    forbidden = await client.post(QUERY, token=client.token("practitioner", practitioner="D1"))
+    assert forbidden.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -31,3 +31,8 @@ def test_ruff_is_clean() -> None:
 def test_import_direction() -> None:
     done = subprocess.run([str(BIN / "lint-imports")], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_types_check() -> None:
+    done = subprocess.run([str(BIN / "mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
