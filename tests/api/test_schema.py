@@ -41,3 +41,11 @@ def test_documented_operation_validates(file: str, name: str) -> None:
 @pytest.mark.skipif(not CONTRACT.exists(), reason="../shared is not beside the checkout")
 def test_operations_copy_matches_the_contract() -> None:
     assert (OPERATIONS_DIR / "contract.graphql").read_text(encoding="utf-8") == CONTRACT.read_text(encoding="utf-8")
+
+
+def test_api_enums_match_the_stored_values() -> None:
+    from registry.api.practitioners import InstitutionKind, PractitionerCategory
+    from registry.practitioners.models import CATEGORIES, INSTITUTION_KINDS
+
+    assert [k.value for k in InstitutionKind] == list(INSTITUTION_KINDS)
+    assert [c.value for c in PractitionerCategory] == list(CATEGORIES)

@@ -81,11 +81,3 @@ def test_region_codes_and_bureau_scope() -> None:
     assert region_prefix("520000") == "52"
     assert region_prefix("520200") == "5202"
     assert region_prefix("520201") == "520201"
-
-
-def test_api_enums_match_the_stored_values() -> None:
-    from registry.api.practitioners import InstitutionKind, PractitionerCategory
-    from registry.practitioners.models import CATEGORIES, INSTITUTION_KINDS
-
-    assert [k.value for k in InstitutionKind] == list(INSTITUTION_KINDS)
-    assert [c.value for c in PractitionerCategory] == list(CATEGORIES)
