@@ -40,6 +40,7 @@ class Sanction:
     reregistration_allowed_from: date | None
     case_number: str = strawberry.field(description="The decision that brought it.")
     region_code: str = strawberry.field(description="The bureau that decided it.")
+    policy_version: str = strawberry.field(description="The policy under which it was derived.")
 
 
 @strawberry.type
@@ -52,6 +53,9 @@ class Eligibility:
     affiliated: bool | None = strawberry.field(description="Null when no institution was given.")
     eligible_again_on: date | None
     sanction: Sanction | None
+    policy_version: str | None = strawberry.field(
+        description="The policy that answered (the practitioner's region, on that day); null when not registered."
+    )
 
 
 @strawberry.input
@@ -83,7 +87,9 @@ def _eligibility(answer: service.Answer) -> Eligibility:
             reregistration_allowed_from=s.reregistration_allowed_from,
             case_number=s.case_number,
             region_code=s.region_code,
+            policy_version=s.policy_version,
         ),
+        policy_version=answer.policy_version,
     )
 
 

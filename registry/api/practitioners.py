@@ -103,6 +103,7 @@ def sanction_of(row: SanctionRow) -> Sanction:
         reregistration_allowed_from=row.reregistration_allowed_from,
         case_number=row.case_number,
         region_code=row.region_code,
+        policy_version=row.policy_version,
     )
 
 

@@ -43,6 +43,7 @@ class SanctionInForce:
     reregistration_allowed_from: date | None
     case_number: str
     region_code: str
+    policy_version: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Answer:
     affiliated: bool | None
     eligible_again_on: date | None
     sanction: SanctionInForce | None
+    # The policy that answered (the practitioner's region, on the day); None when not registered.
+    policy_version: str | None
 
 
 # A termination ends with the registration period it started in: a person registered again after the bar starts
@@ -64,7 +67,8 @@ SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code,
            SELECT 1 FROM affiliations a
            WHERE a.practitioner_code = c.code AND a.institution_code = c.inst
              AND a.starts_on <= c.day AND (a.ends_on IS NULL OR a.ends_on >= c.day)) END AS affiliated,
-       s.kind, s.state, s.starts_on, s.ends_on, s.reregistration_allowed_from, s.case_number, s.region_code AS s_region
+       s.kind, s.state, s.starts_on, s.ends_on, s.reregistration_allowed_from, s.case_number,
+       s.region_code AS s_region, s.policy_version
 FROM unnest(CAST(:codes AS text[]), CAST(:insts AS text[]), CAST(:days AS date[]))
      WITH ORDINALITY AS c(code, inst, day, n)
 LEFT JOIN practitioners p ON p.code = c.code
@@ -73,7 +77,7 @@ LEFT JOIN LATERAL (
     WHERE practitioner_code = c.code AND starts_on <= c.day AND (ends_on IS NULL OR ends_on >= c.day)
     ORDER BY starts_on DESC LIMIT 1) r ON true
 LEFT JOIN LATERAL (
-    SELECT kind, state, starts_on, ends_on, reregistration_allowed_from, case_number, region_code
+    SELECT kind, state, starts_on, ends_on, reregistration_allowed_from, case_number, region_code, policy_version
     FROM sanctions
     WHERE practitioner_code = c.code AND state <> 'LIFTED'
       AND starts_on <= c.day AND (kind = 'SUSPENSION' OR starts_on >= r.starts_on)
@@ -101,30 +105,26 @@ def _answer(check: Check, day: date, row: object, policies: PolicyBook) -> Answe
     m = row._mapping  # type: ignore[attr-defined]
     affiliated: bool | None = m["affiliated"]
     if not m["registered"]:
-        return Answer(check, False, Status.NOT_REGISTERED, affiliated, None, None)
-    sanction = None
-    status = Status.NORMAL
-    exempt = False
+        return Answer(check, False, Status.NOT_REGISTERED, affiliated, None, None, None)
+    policy = policies.policy_for(m["region_code"], day)
+    if m["kind"] is None:
+        return Answer(check, affiliated is not False, Status.NORMAL, affiliated, None, None, policy.version)
+    sanction = SanctionInForce(
+        m["kind"],
+        m["state"],
+        m["starts_on"],
+        m["ends_on"],
+        m["reregistration_allowed_from"],
+        m["case_number"],
+        m["s_region"],
+        m["policy_version"],
+    )
     eligible_again_on = None
-    if m["kind"] is not None:
-        sanction = SanctionInForce(
-            m["kind"],
-            m["state"],
-            m["starts_on"],
-            m["ends_on"],
-            m["reregistration_allowed_from"],
-            m["case_number"],
-            m["s_region"],
-        )
-        policy = policies.policy_for(m["region_code"], day)
-        if sanction.kind == "SUSPENSION":
-            status = Status.SUSPENDED
-            exempt = policy.emergency_during_suspension
-            assert sanction.ends_on is not None
-            if sanction.state == "VALID":
-                eligible_again_on = sanction.ends_on + timedelta(days=1)
-        else:
-            status = Status.TERMINATED
-            exempt = policy.emergency_during_termination
-    eligible = affiliated is not False and (status is Status.NORMAL or (check.emergency and exempt))
-    return Answer(check, eligible, status, affiliated, eligible_again_on, sanction)
+    if sanction.kind == "SUSPENSION":
+        status, exempt = Status.SUSPENDED, policy.emergency_during_suspension
+        if sanction.state == "VALID" and sanction.ends_on is not None:
+            eligible_again_on = sanction.ends_on + timedelta(days=1)
+    else:
+        status, exempt = Status.TERMINATED, policy.emergency_during_termination
+    eligible = affiliated is not False and check.emergency and exempt
+    return Answer(check, eligible, status, affiliated, eligible_again_on, sanction, policy.version)

@@ -403,3 +403,26 @@ async def test_tianjin_flags_an_interview_from_six_points(world: World, client: 
     await world.decide(case="C-6", entries=[(P, 6)], decided_on="2025-04-01")
     national = (await client.gql(query, {"c": P}, token=world.national))["practitioner"]
     assert national == {"points": 6, "interviewRequired": False}
+
+
+async def test_answers_name_the_policy_they_used(world: World, client: Client) -> None:
+    await world.institution("H11010100001", "110101")
+    await world.people("H11010100001", "110101", "D110101000001")
+    await world.decide(
+        case="京-1",
+        entries=[("D110101000001", 10)],
+        decided_on="2025-03-01",
+        region="110101",
+        institution="H11010100001",
+    )
+    query = """query($c: String!, $at: DateTime) { eligibility(practitionerCode: $c, at: $at) {
+        policyVersion sanction { policyVersion } } }"""
+    beijing = await client.gql(query, {"c": "D110101000001", "at": "2025-04-01T10:00:00+08:00"}, token=world.national)
+    assert beijing["eligibility"] == {
+        "policyVersion": "beijing-2025.1",
+        "sanction": {"policyVersion": "beijing-2025.1"},
+    }
+    national = await client.gql(query, {"c": P, "at": "2025-04-01T10:00:00+08:00"}, token=world.national)
+    assert national["eligibility"] == {"policyVersion": "national-2025.1", "sanction": None}
+    nobody = await client.gql(query, {"c": "NOBODY"}, token=world.national)
+    assert nobody["eligibility"] == {"policyVersion": None, "sanction": None}
