@@ -185,6 +185,10 @@ async def register_practitioner(
             raise fail(Code.ALREADY_REGISTERED, f"code {code} belongs to another person", "input", "code")
         if bar := await barred_until(session, [code, *same_person], registered_on):
             raise fail(Code.REREGISTRATION_BARRED, f"re-registration is barred until {bar}", "input", "registeredOn")
+        # Points belong to the person: a second code for someone already registered would split them.
+        for other in same_person:
+            if other != code and await open_registration(session, other, registered_on) is not None:
+                raise fail(Code.ALREADY_REGISTERED, f"this person is registered as {other}", "input", "idNumber")
         if person is None:
             person = Practitioner(code=code, id_hash=id_hash, id_masked=mask_resident_id(id_number))
             session.add(person)

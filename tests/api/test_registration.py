@@ -171,6 +171,9 @@ async def test_registering_twice_is_refused(client: Client, bureau: str, db: Dat
     before = await counts(db)
     assert errors(await register_practitioner(client, bureau)) == ["ALREADY_REGISTERED"]
     assert errors(await register_practitioner(client, bureau, serial="999")) == ["ALREADY_REGISTERED"]
+    # The same person under a second code would split their points.
+    second = await register_practitioner(client, bureau, code="D520201000777")
+    assert [(e["code"], e["field"]) for e in second["userErrors"]] == [("ALREADY_REGISTERED", ["input", "idNumber"])]
     assert await counts(db) == before
 
 
