@@ -6,8 +6,8 @@ from datetime import date, datetime
 from enum import Enum
 
 import strawberry
-
 from graphql import GraphQLError
+
 from registry import clock
 from registry.eligibility import service
 from registry.errors import Code

@@ -8,9 +8,11 @@ from decimal import Decimal
 from enum import Enum
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from registry import clock
+from registry.errors import Code
 from registry.points import service
 from registry.points.models import Decision as DecisionRow
 from registry.points.models import PointRecord as PointRecordRow
@@ -215,8 +217,10 @@ def _after(cursor: str | None) -> int | None:
         return None
     try:
         return int(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except ValueError as exc:
-        raise ValueError("invalid cursor") from exc
+    except ValueError:
+        raise GraphQLError(
+            "`after` is not a cursor from this list", extensions={"code": str(Code.INVALID_INPUT)}
+        ) from None
 
 
 def _criteria(info: Info, where: ListFilter | None, first: int, after: str | None) -> service.ListCriteria:

@@ -6,8 +6,8 @@ from datetime import date
 from enum import Enum
 
 import strawberry
-
 from graphql import GraphQLError
+
 from registry import clock
 from registry.eligibility import service as eligibility
 from registry.errors import Code

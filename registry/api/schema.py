@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.tools import merge_types
-
-from graphql import GraphQLError
 
 from .eligibility import EligibilityQuery
 from .points import PointsMutation, PointsQuery

@@ -310,6 +310,8 @@ async def test_listings_are_paginated_filtered_and_scoped(client: Client, world:
     assert seen == ["C-4", "C-3", "C-2", "C-1", "C-0"]
     ranged = await client.op("Decisions", {"filter": {"fromDate": "2025-02-01", "toDate": "2025-03-31"}}, token=bureau)
     assert [e["node"]["caseNumber"] for e in ranged["decisions"]["edges"]] == ["C-2", "C-1"]
+    bad = await client.post('{ decisions(after: "nonsense") { edges { cursor } } }', token=bureau)
+    assert bad.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
     elsewhere = client.token("bureau", region="530000")
     assert (await client.op("Decisions", {}, token=elsewhere))["decisions"]["edges"] == []
     await world.decide(case="C-9", entries=[(Q, 12)], decided_on="2025-06-10")

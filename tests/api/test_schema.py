@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from graphql import OperationDefinitionNode, build_schema, parse, validate
+
 from registry.api.schema import schema
 from tests.ops import OPERATIONS_DIR
 
