@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -29,11 +29,13 @@ def services_for(settings: Settings, db: Database) -> Services:
     )
 
 
-def create_app(settings: Settings, db: Database) -> FastAPI:
+def create_app(settings: Settings, db: Database, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await db.dispose()
+        if on_shutdown is not None:
+            on_shutdown()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
     app.state.services = services_for(settings, db)

