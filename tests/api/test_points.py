@@ -41,6 +41,33 @@ class World:
         data = await self.client.op("RecordDecision", {"input": f.decision(**kw)}, token=token or self.national)
         return data["recordDecision"]
 
+    async def local_person(self, region: str) -> tuple[str, str]:
+        """An institution and one practitioner registered in `region` (for the provinces' own policies)."""
+        institution, person = f"H{region}00001", f"D{region}000001"
+        await self.institution(institution, region)
+        await self.people(institution, region, person)
+        return institution, person
+
+    async def decide_local(self, region: str, case: str, points: int, decided_on: str) -> dict[str, Any]:
+        """A decision of `region`'s bureau for its `local_person`."""
+        return await self.decide(
+            case=case,
+            entries=[(f"D{region}000001", points)],
+            decided_on=decided_on,
+            region=region,
+            institution=f"H{region}00001",
+        )
+
+    async def restore(self, region: str, day: str) -> dict[str, Any]:
+        variables = {
+            "practitionerCode": f"D{region}000001",
+            "regionCode": region,
+            "activity": "培训",
+            "restoredOn": day,
+        }
+        data = await self.client.op("RecordRestoration", {"input": variables}, token=self.national)
+        return data["recordRestoration"]
+
     async def review(self, token: str | None = None, **kw: Any) -> dict[str, Any]:
         data = await self.client.op("ReviewPoints", {"input": kw}, token=token or self.national)
         return data["reviewPoints"]

@@ -207,78 +207,28 @@ async def test_restoration_follows_the_policy(client: Client, world: World) -> N
         token=world.national,
     )
     assert codes(national["recordRestoration"]) == ["RESTORATION_NOT_ALLOWED"]
-    await world.institution("H12010100001", "120101")
-    await world.people("H12010100001", "120101", "D120101000001")
-    await world.decide(
-        case="津-1",
-        entries=[("D120101000001", 8)],
-        decided_on="2025-03-01",
-        region="120101",
-        institution="H12010100001",
-    )
+    await world.local_person("120101")
+    await world.decide_local("120101", "津-1", 8, "2025-03-01")
     totals = []
     for day in range(1, 6):
-        data = await client.op(
-            "RecordRestoration",
-            {
-                "input": {
-                    "practitionerCode": "D120101000001",
-                    "regionCode": "120101",
-                    "activity": "政策宣传",
-                    "restoredOn": f"2025-06-0{day}",
-                }
-            },
-            token=world.national,
-        )
-        totals.append(data["recordRestoration"]["points"] or codes(data["recordRestoration"]))
+        payload = await world.restore("120101", f"2025-06-0{day}")
+        totals.append(payload["points"] or codes(payload))
     assert totals == [7, 6, 5, 4, ["RESTORATION_CAP_EXCEEDED"]]
     # With 4 points left, 4 more make 8: no sanction (without the restorations they would have made 12).
-    later = await world.decide(
-        case="津-2",
-        entries=[("D120101000001", 4)],
-        decided_on="2025-07-01",
-        region="120101",
-        institution="H12010100001",
-    )
+    later = await world.decide_local("120101", "津-2", 4, "2025-07-01")
     assert later["sanctions"] == []
     assert (await world.record("D120101000001", 2025))["points"] == 8
 
 
 async def test_no_restoration_after_termination(client: Client, world: World) -> None:
-    await world.institution("H12010100001", "120101")
-    await world.people("H12010100001", "120101", "D120101000001")
-    await world.decide(
-        case="津-1",
-        entries=[("D120101000001", 12)],
-        decided_on="2025-03-01",
-        region="120101",
-        institution="H12010100001",
-    )
-    data = await client.op(
-        "RecordRestoration",
-        {
-            "input": {
-                "practitionerCode": "D120101000001",
-                "regionCode": "120101",
-                "activity": "培训",
-                "restoredOn": "2025-06-01",
-            }
-        },
-        token=world.national,
-    )
-    assert codes(data["recordRestoration"]) == ["RESTORATION_AFTER_TERMINATION"]
+    await world.local_person("120101")
+    await world.decide_local("120101", "津-1", 12, "2025-03-01")
+    assert codes(await world.restore("120101", "2025-06-01")) == ["RESTORATION_AFTER_TERMINATION"]
 
 
 async def test_beijing_exempts_emergencies_during_termination(world: World) -> None:
-    await world.institution("H11010100001", "110101")
-    await world.people("H11010100001", "110101", "D110101000001")
-    await world.decide(
-        case="京-1",
-        entries=[("D110101000001", 12)],
-        decided_on="2025-03-01",
-        region="110101",
-        institution="H11010100001",
-    )
+    await world.local_person("110101")
+    await world.decide_local("110101", "京-1", 12, "2025-03-01")
     routine = await world.eligibility("D110101000001", "2025-04-01T10:00:00+08:00", institutionCode="H11010100001")
     rescue = await world.eligibility(
         "D110101000001", "2025-04-01T10:00:00+08:00", institutionCode="H11010100001", emergency=True
@@ -377,27 +327,14 @@ async def test_deregistering_does_not_escape_a_running_suspension(world: World, 
 
 
 async def test_tianjin_flags_an_interview_from_six_points(world: World, client: Client) -> None:
-    await world.institution("H12010100001", "120101")
-    await world.people("H12010100001", "120101", "D120101000001")
+    await world.local_person("120101")
     query = "query($c: String!) { practitioner(code: $c) { points(year: 2025) interviewRequired(year: 2025) } }"
-    await world.decide(
-        case="津-1",
-        entries=[("D120101000001", 5)],
-        decided_on="2025-03-01",
-        region="120101",
-        institution="H12010100001",
-    )
+    await world.decide_local("120101", "津-1", 5, "2025-03-01")
     assert (await client.gql(query, {"c": "D120101000001"}, token=world.national))["practitioner"] == {
         "points": 5,
         "interviewRequired": False,
     }
-    await world.decide(
-        case="津-2",
-        entries=[("D120101000001", 1)],
-        decided_on="2025-04-01",
-        region="120101",
-        institution="H12010100001",
-    )
+    await world.decide_local("120101", "津-2", 1, "2025-04-01")
     assert (await client.gql(query, {"c": "D120101000001"}, token=world.national))["practitioner"] == {
         "points": 6,
         "interviewRequired": True,
@@ -408,15 +345,8 @@ async def test_tianjin_flags_an_interview_from_six_points(world: World, client: 
 
 
 async def test_answers_name_the_policy_they_used(world: World, client: Client) -> None:
-    await world.institution("H11010100001", "110101")
-    await world.people("H11010100001", "110101", "D110101000001")
-    await world.decide(
-        case="京-1",
-        entries=[("D110101000001", 10)],
-        decided_on="2025-03-01",
-        region="110101",
-        institution="H11010100001",
-    )
+    await world.local_person("110101")
+    await world.decide_local("110101", "京-1", 10, "2025-03-01")
     query = """query($c: String!, $at: DateTime) { eligibility(practitionerCode: $c, at: $at) {
         policyVersion sanction { policyVersion } } }"""
     beijing = await client.gql(query, {"c": "D110101000001", "at": "2025-04-01T10:00:00+08:00"}, token=world.national)
