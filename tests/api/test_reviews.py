@@ -200,13 +200,8 @@ async def test_review_errors(world: World, db: Database) -> None:
     ]
 
 
-async def test_restoration_follows_the_policy(client: Client, world: World) -> None:
-    national = await client.op(
-        "RecordRestoration",
-        {"input": {"practitionerCode": P, "regionCode": "520201", "activity": "培训", "restoredOn": "2025-05-01"}},
-        token=world.national,
-    )
-    assert codes(national["recordRestoration"]) == ["RESTORATION_NOT_ALLOWED"]
+async def test_restoration_follows_the_policy(world: World) -> None:
+    assert codes(await world.restore("520201", "2025-05-01")) == ["RESTORATION_NOT_ALLOWED"]  # P, nationally
     await world.local_person("120101")
     await world.decide_local("120101", "津-1", 8, "2025-03-01")
     totals = []
@@ -220,7 +215,7 @@ async def test_restoration_follows_the_policy(client: Client, world: World) -> N
     assert (await world.record("D120101000001", 2025))["points"] == 8
 
 
-async def test_no_restoration_after_termination(client: Client, world: World) -> None:
+async def test_no_restoration_after_termination(world: World) -> None:
     await world.local_person("120101")
     await world.decide_local("120101", "津-1", 12, "2025-03-01")
     assert codes(await world.restore("120101", "2025-06-01")) == ["RESTORATION_AFTER_TERMINATION"]
