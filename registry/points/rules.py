@@ -1,24 +1,29 @@
 """The points engine: facts and policy in, sanctions out. Pure: no I/O, no clock, no framework.
 
-A person's calendar year (China Standard Time) is replayed from its point records in order (decision date, then
-order of recording). The same facts always give the same sanctions.
+A person's calendar year (China Standard Time) is replayed from its point records in order (decision date,
+then order of recording). The same facts always give the same sanctions, whatever order they are passed in.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TypeAlias
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
 from registry.points.policy import Policy
 
+CST = ZoneInfo("Asia/Shanghai")
+
 
 class RecordState(StrEnum):
     VALID = "VALID"
-    DISPUTED = "DISPUTED"
+    DISPUTED = "DISPUTED"  # an objection is pending; the points still count
     REVOKED = "REVOKED"
 
 
@@ -42,7 +47,7 @@ class ReviewOutcome(StrEnum):
 @dataclass(frozen=True)
 class PointEntry:
     key: str  # stable identity of the point record
-    decided_on: date
+    decided_on: date  # a China Standard Time calendar day
     sequence: int  # order of recording: the tie-break between decisions of one day
     points: int  # after any amendment
     state: RecordState
@@ -85,45 +90,73 @@ class ObjectionFiled:
 class Reviewed:
     sequence: int
     outcome: ReviewOutcome
-    points: int | None = None
-    suspension_months: int | None = None
+    points: int | None = None  # AMENDED: the new points
+    suspension_months: int | None = None  # AMENDED: the new choice of months, if any
 
 
-RecordEvent = ObjectionFiled | Reviewed
+RecordEvent: TypeAlias = ObjectionFiled | Reviewed
+
+
+# ---- calendar ----------------------------------------------------------------------------------------------
 
 
 def add_months(start: date, months: int) -> date:
-    """The last day of N calendar months from `start`: 2025-03-10 + 4 → 2025-07-09.
+    """The last day (inclusive) of a suspension of `months` calendar months from `start`.
 
-    The same day N months later is the first free day (clamped to the month's end: 01-31 + 1 → 02-28), so the
-    last day is the day before it.
+    It is the day before the same day-of-month `months` later, that day clamped to the month's length:
+    2025-03-10 + 4 → 2025-07-09; 2025-01-31 + 1 → (2025-02-28) − 1 → 2025-02-27;
+    2024-01-31 + 1 → (2024-02-29) − 1 → 2024-02-28.
     """
-    return start + relativedelta(months=months) - timedelta(days=1)
+    if months < 1:
+        raise ValueError(f"a suspension lasts at least one month, not {months}")
+    first_free: date = start + relativedelta(months=months)
+    return first_free - timedelta(days=1)
 
 
 def add_years(day: date, years: int) -> date:
-    """The same day `years` later; 29 February becomes 28 February."""
-    return day + relativedelta(years=years)
+    """The same day `years` later; 29 February becomes 28 February in a common year."""
+    later: date = day + relativedelta(years=years)
+    return later
+
+
+def year_of(day: date) -> int:
+    """The points cycle: the calendar year of the (CST) decision date."""
+    return day.year
+
+
+def cst_date(moment: datetime) -> date:
+    """The calendar day of a moment in China; a naive moment is taken as China time already."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.date()
+    return moment.astimezone(CST).date()
+
+
+# ---- a point record ----------------------------------------------------------------------------------------
 
 
 def current_record(
     original_points: int, original_months: int | None, events: Sequence[RecordEvent]
 ) -> tuple[RecordState, int, int | None]:
-    """A point record as it stands after its objections and reviews, applied in order. Revocation is final."""
+    """A point record as it stands after its objections and reviews, applied in sequence order.
+
+    An objection disputes it (the points still count); UPHELD and AMENDED make it VALID again, AMENDED with
+    the new points and months where given. Revocation is final: nothing after it revives the record.
+    """
     state, points, months = RecordState.VALID, original_points, original_months
     for event in sorted(events, key=lambda e: e.sequence):
-        if state is RecordState.REVOKED:
-            break
         if isinstance(event, ObjectionFiled):
             state = RecordState.DISPUTED
         elif event.outcome is ReviewOutcome.REVOKED:
-            state = RecordState.REVOKED
+            return RecordState.REVOKED, points, months
         else:
             state = RecordState.VALID
-            if event.outcome is ReviewOutcome.AMENDED and event.points is not None:
-                points = event.points
+            if event.outcome is ReviewOutcome.AMENDED:
+                points = event.points if event.points is not None else points
                 months = event.suspension_months if event.suspension_months is not None else months
     return state, points, months
+
+
+# ---- a person's year ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -138,97 +171,119 @@ class _Suspension:
     def ends_on(self) -> date:
         return add_months(self.starts_on, self.months)
 
+    def derived(self) -> DerivedSanction:
+        superseded = self.superseded_on is not None
+        return DerivedSanction(
+            kind=SanctionKind.SUSPENSION,
+            state=SanctionState.SUPERSEDED if superseded else SanctionState.VALID,
+            starts_on=self.starts_on,
+            ends_on=self.ends_on,
+            months=self.months,
+            reregistration_allowed_from=None,
+            # A same-day termination leaves it no day in force: in_force_to then precedes starts_on.
+            in_force_to=self.superseded_on - timedelta(days=1) if self.superseded_on else self.ends_on,
+            cause=self.cause,
+            single_decision=self.single,
+        )
 
-def derive_year(
-    entries: Sequence[PointEntry], restorations: Sequence[Restoration], policy_on: Callable[[date], Policy]
-) -> YearOutcome:
-    """Replay one person's year and derive its suspension and termination."""
+
+def _termination(entry: PointEntry, policy: Policy) -> DerivedSanction:
+    single = entry.points >= policy.termination_threshold
+    bar = policy.bar_years_single if single else policy.bar_years_accumulated
+    return DerivedSanction(
+        kind=SanctionKind.TERMINATION,
+        state=SanctionState.VALID,
+        starts_on=entry.decided_on,
+        ends_on=None,
+        months=None,
+        reregistration_allowed_from=add_years(entry.decided_on, bar),
+        in_force_to=None,
+        cause=entry.key,
+        single_decision=single,
+    )
+
+
+def _year(entries: Sequence[PointEntry], restorations: Sequence[Restoration], year: int | None) -> int:
     years = {e.decided_on.year for e in entries} | {r.restored_on.year for r in restorations}
+    if year is not None:
+        years.add(year)
     if len(years) > 1:
         raise ValueError(f"facts of several years given: {sorted(years)}")
-    year = years.pop() if years else 0
+    keys = [e.key for e in entries]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two point entries share a key")
+    if any(e.points < 0 for e in entries) or any(r.points < 0 for r in restorations):
+        raise ValueError("points are never negative")
+    return years.pop() if years else 0
+
+
+def derive_year(
+    entries: Sequence[PointEntry],
+    restorations: Sequence[Restoration],
+    policy_on: Callable[[date], Policy],
+    *,
+    year: int | None = None,
+) -> YearOutcome:
+    """Replay one person's calendar year and derive its suspension and termination.
+
+    `policy_on(day)` gives the policy in force on a decision date. `year` names the year when there may be no
+    facts (otherwise the facts' year; 0 when neither is known).
+    """
+    year = _year(entries, restorations, year)
+    # The key breaks ties only between entries sharing date and sequence: the input order never matters.
     counted = sorted(
-        (e for e in entries if e.state is not RecordState.REVOKED), key=lambda e: (e.decided_on, e.sequence)
+        (e for e in entries if e.state is not RecordState.REVOKED),
+        key=lambda e: (e.decided_on, e.sequence, e.key),
     )
-    pending = sorted(restorations, key=lambda r: r.restored_on)
-    total = 0
+    pending = deque(sorted(restorations, key=lambda r: r.restored_on))
+    running = 0
     suspension: _Suspension | None = None
     termination: DerivedSanction | None = None
     for entry in counted:
+        # A restoration removes points from its day onward; points not yet given cannot be removed.
         while pending and pending[0].restored_on <= entry.decided_on:
-            total = max(0, total - pending.pop(0).points)
-        total += entry.points
-        if termination is not None:
-            continue  # nothing further changes a terminated year
+            running = max(0, running - pending.popleft().points)
+        running += entry.points
+        if termination is not None or entry.points == 0:
+            continue  # nothing further changes a terminated year; a zero entry raises nothing
         policy = policy_on(entry.decided_on)
-        if total >= policy.termination_threshold:
-            single = entry.points >= policy.termination_threshold
-            termination = DerivedSanction(
-                kind=SanctionKind.TERMINATION,
-                state=SanctionState.VALID,
-                starts_on=entry.decided_on,
-                ends_on=None,
-                months=None,
-                reregistration_allowed_from=add_years(
-                    entry.decided_on, policy.bar_years_single if single else policy.bar_years_accumulated
-                ),
-                in_force_to=None,
-                cause=entry.key,
-                single_decision=single,
-            )
+        if running >= policy.termination_threshold:
+            termination = _termination(entry, policy)
             if suspension is not None and suspension.ends_on >= entry.decided_on:
                 suspension.superseded_on = entry.decided_on
-        elif total >= policy.suspension_threshold:
-            wanted = policy.clamp_months(
-                entry.suspension_months
-                if entry.suspension_months is not None
-                else policy.default_months(total, entry.points if suspension is None else 0)
-            )
+        elif running >= policy.suspension_threshold:
+            chosen = entry.suspension_months
             if suspension is None:
-                suspension = _Suspension(
-                    entry.key, entry.decided_on, wanted, entry.points >= policy.suspension_threshold
-                )
+                months = policy.default_months(running, entry.points) if chosen is None else chosen
+                single = entry.points >= policy.suspension_threshold
+                suspension = _Suspension(entry.key, entry.decided_on, policy.clamp_months(months), single)
             elif suspension.ends_on >= entry.decided_on:
-                suspension.months = max(suspension.months, wanted)  # lengthen, never shorten
-    for restoration in pending:
-        total = max(0, total - restoration.points)
+                # Lengthened from its original start, never shortened; one that already ended stays as it was.
+                months = policy.default_months_accumulated[running] if chosen is None else chosen
+                suspension.months = max(suspension.months, policy.clamp_months(months))
 
-    sanctions: list[DerivedSanction] = []
-    if suspension is not None:
-        superseded = suspension.superseded_on is not None
-        sanctions.append(
-            DerivedSanction(
-                kind=SanctionKind.SUSPENSION,
-                state=SanctionState.SUPERSEDED if superseded else SanctionState.VALID,
-                starts_on=suspension.starts_on,
-                ends_on=suspension.ends_on,
-                months=suspension.months,
-                reregistration_allowed_from=None,
-                in_force_to=suspension.superseded_on - timedelta(days=1)
-                if suspension.superseded_on
-                else suspension.ends_on,
-                cause=suspension.cause,
-                single_decision=suspension.single,
-            )
-        )
-    if termination is not None:
-        sanctions.append(termination)
+    for restoration in pending:  # those after the last decision
+        running = max(0, running - restoration.points)
+    sanctions = [s for s in (suspension.derived() if suspension else None, termination) if s is not None]
     sanctions.sort(key=lambda s: (s.starts_on, s.kind))
+    # The flag describes the year as a whole: the policy in force at its end decides it.
     interview = policy_on(date(year, 12, 31) if year else date.min).interview_threshold
     return YearOutcome(
         year=year,
-        total=total,
-        interview_required=interview is not None and total >= interview,
+        total=running,
+        interview_required=interview is not None and running >= interview,
         sanctions=tuple(sanctions),
     )
 
 
-def restoration_refusal(policy: Policy, already_restored: int, points: int, terminated: bool) -> str | None:
-    """Why a restoration cannot be accepted (a stable error code), or None."""
+def restoration_refusal(
+    policy: Policy, already_restored_this_year: int, points: int, terminated: bool
+) -> str | None:
+    """Why a restoration of `points` cannot be accepted (a stable error code), or None when it can."""
     if policy.restoration_points_per_activity <= 0 or policy.restoration_cap_per_year <= 0:
         return "RESTORATION_NOT_ALLOWED"
     if terminated and not policy.restoration_after_termination:
         return "RESTORATION_AFTER_TERMINATION"
-    if already_restored + points > policy.restoration_cap_per_year:
+    if already_restored_this_year + points > policy.restoration_cap_per_year:
         return "RESTORATION_CAP_EXCEEDED"
     return None
