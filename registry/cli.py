@@ -1,4 +1,4 @@
-"""The `registry` command: serve, migrate, token, export-schema."""
+"""The `registry` command: serve, migrate, token, export-schema, import, export."""
 
 from __future__ import annotations
 
@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it with --output)")
     p.add_argument("--output")
     p.set_defaults(func=export_schema)
+
+    from registry.bulk.cli import add_commands as add_bulk_commands
+
+    add_bulk_commands(sub, data_dir_help)
 
     args = parser.parse_args(argv)
     args.func(args)
