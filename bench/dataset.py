@@ -71,12 +71,17 @@ class Person:
     registered_on: date
 
 
+def home_institution(i: int, institutions: int) -> int:
+    """Practitioner i's first institution: a function of i, so that load generators (wrk, pgbench) can name it."""
+    return (i * 7919) % institutions + 1
+
+
 def people(count: int, institutions: int, seed: int) -> Iterator[Person]:
     """Practitioner 1..count: one to three institutions in one region, registered 2015-2024."""
     rng = random.Random(seed)
     first_day = date(2015, 1, 1)
     for i in range(1, count + 1):
-        home = rng.randrange(1, institutions + 1)
+        home = home_institution(i, institutions)
         extra = rng.random()
         n = 1 if extra < 0.85 else 2 if extra < 0.97 else 3
         # Further institutions in the same region: same residue modulo the number of regions.
