@@ -199,7 +199,7 @@ def write_sanctions(conn: psycopg.Connection, setup: Setup) -> None:
     decisions, records, sanctions = [], [], []
     record_id = 0
     for i in range(1, setup.people + 1):
-        if rng.random() >= 0.046:
+        if rng.random() >= 0.054:
             continue
         code = dataset.practitioner_code(i)
         home_number = dataset.home_institution(i, setup.institutions)
