@@ -1,10 +1,10 @@
 """`registry import`: a CSV file into the node's tables and event log, all or nothing.
 
-A reader thread parses the file, applies the per-row checks that need no database (codes, the resident ID's
-checksum, dates, duplicates within the file) and hashes the resident ID as registration does. It hands the rows
-that pass over in chunks. For each chunk, in one transaction for the whole file, the database side `COPY`s it into
-a temporary staging table, checks it set-wise against the node (people and institutions already known, unknown
-institutions), and, while nothing is wrong so far, inserts it set-wise with one event per row. So PostgreSQL
+A reader thread parses the file and applies the per-row checks (codes, the resident ID's checksum, dates,
+duplicates within the file, institutions the node holds) and hashes the resident ID as registration does. It hands
+the rows that pass over in chunks. For each chunk, in one transaction for the whole file, the database side
+`COPY`s it into a temporary staging table, checks it set-wise against what the node held (people and institutions
+already there), and, while nothing is wrong so far, inserts it set-wise with one event per row. So PostgreSQL
 writes one chunk while Python reads the next: on two cores, both are busy.
 
 Any bad row, found by either side, rolls everything back; the first ones are reported by line number with the
@@ -135,15 +135,15 @@ class _Kind:
 
     name: str
     accepted: Sequence[Sequence[str]]  # the header's accepted column sets
-    check: Callable[[dict[str, str]], Any]  # fields -> a row, or problems
+    # Gives the row check (fields -> a row, or problems), once the import holds its locks.
+    checker: Callable[[psycopg.Connection], Callable[[dict[str, str]], Any]]
     # What must be unique within the file: (key, column, what it is), keys kept compact (a million of them).
     keys: Callable[[Any], Sequence[tuple[Hashable, str, str]]]
     staged: Callable[[int, Any], Sequence[str]]  # line, row -> staging columns, fact last
     staging: str  # CREATE TEMPORARY TABLE bulk (...)
-    # Each check gives (line, code, field, message, total), the first %(limit)s by line. Those against the rows the
-    # node held before the import are skipped when it held none (the file's own rows are unique already).
+    # Set-wise checks of a chunk against the rows the node held before the import (skipped when it held none: the
+    # file's own rows are unique already). Each gives (line, code, field, message, total), the first %(limit)s.
     checks: Sequence[str]
-    checks_against_node: Sequence[str]
     writes: Sequence[str]  # set-wise inserts from the staging table
     event: str
     locks: Sequence[str]  # LOCK TABLE: what must not change under the import until it commits
@@ -152,12 +152,19 @@ class _Kind:
     unchanged: str | None = None  # deletes staged rows that are already there as given; they are skipped
 
 
-def _read_chunks(path: Path, kind: _Kind, errors: _Errors, progress: Progress, chunk_rows: int) -> Iterator[_Chunk]:
+def _read_chunks(
+    path: Path,
+    kind: _Kind,
+    check: Callable[[dict[str, str]], Any],
+    errors: _Errors,
+    progress: Progress,
+    chunk_rows: int,
+) -> Iterator[_Chunk]:
     """Check each row, keep the good ones as COPY text; yield them in chunks."""
     first_line: dict[str, dict[Hashable, int]] = {}
     lines: list[str] = []
     for line, fields in read_rows(path, kind.accepted, lambda done, total: progress.read(done, total)):
-        row = [Problem(Code.INVALID_INPUT, fields[""])] if "" in fields else kind.check(fields)
+        row = [Problem(Code.INVALID_INPUT, fields[""])] if "" in fields else check(fields)
         if isinstance(row, list):
             errors.add(line, row)
             continue
@@ -282,9 +289,10 @@ def _run(
             conn.execute(lock)
         trusted = _may_skip_reference_checks(conn, kind.referencing)
         held = conn.execute(f"SELECT EXISTS (SELECT FROM {kind.name})").fetchone()[0]  # type: ignore[index]
-        checks = [*kind.checks, *(kind.checks_against_node if held else [])]
+        checks = kind.checks if held else []
+        check = kind.checker(conn)
         # Closing the chunks stops the reader thread, whatever happens here.
-        with closing(_in_background(_read_chunks(path, kind, read_errors, progress, chunk_rows))) as chunks:
+        with closing(_in_background(_read_chunks(path, kind, check, read_errors, progress, chunk_rows))) as chunks:
             for chunk in chunks:
                 conn.execute("TRUNCATE bulk")
                 with conn.cursor().copy("COPY bulk FROM STDIN") as copy:
@@ -327,14 +335,13 @@ def _institution_staged(line: int, row: InstitutionRow) -> Sequence[str]:
 INSTITUTIONS = _Kind(
     name="institutions",
     accepted=[INSTITUTION_COLUMNS],
-    check=check_institution,
+    checker=lambda conn: check_institution,
     keys=lambda row: [(row.code, "code", f"institution {row.code}")],
     staged=_institution_staged,
     staging="""CREATE TEMPORARY TABLE bulk (
         line integer NOT NULL, code text NOT NULL, name text NOT NULL, kind text NOT NULL,
         region_code text NOT NULL, fact text NOT NULL) ON COMMIT DROP""",
-    checks=[],
-    checks_against_node=[
+    checks=[
         # As in the API: registering an institution again exactly as it is changes nothing; any difference is
         # refused.
         """SELECT s.line, 'ALREADY_REGISTERED', 'code', 'institution ' || s.code || ' is already registered',
@@ -412,13 +419,13 @@ def _practitioner_keys(row: PractitionerRow) -> Sequence[tuple[Hashable, str, st
     return [(row.code, "code", f"practitioner {row.code}"), (int(row.id_digest, 16), row.id_field, "the same person")]
 
 
-def _unset(fields: dict[str, str]) -> Any:
+def _unset(conn: psycopg.Connection) -> Any:
     raise NotImplementedError("the checks need the node's id secret: see import_practitioners")
 
 
 PRACTITIONERS = _Kind(
     name="practitioners",
-    check=_unset,
+    checker=_unset,
     accepted=[PRACTITIONER_COLUMNS, PRACTITIONER_EXPORT_COLUMNS],
     keys=_practitioner_keys,
     staged=_practitioner_staged,
@@ -428,14 +435,6 @@ PRACTITIONERS = _Kind(
         registered_on date NOT NULL, fact text NOT NULL) ON COMMIT DROP""",
     # Index probes (LATERAL) for a chunk's rows: a hash join would read the node's table whole for every chunk.
     checks=[
-        """SELECT s.line, 'UNKNOWN_INSTITUTION', 'institution_codes', 'institution ' || c.code || ' is not registered',
-                  count(*) OVER ()
-           FROM bulk s CROSS JOIN LATERAL unnest(s.institution_codes) AS c(code)
-           LEFT JOIN LATERAL (SELECT true AS found FROM institutions i WHERE i.code = c.code LIMIT 1) i ON true
-           WHERE i.found IS NULL
-           ORDER BY s.line LIMIT %(limit)s""",
-    ],
-    checks_against_node=[
         # The import brings people new to the node; registering a known person again goes through the API,
         # which weighs their earlier registrations, deregistration and any re-registration bar. The file's own
         # rows cannot match: the reader lets no code or person through twice.
@@ -485,7 +484,12 @@ def import_practitioners(
     chunk_rows: int = CHUNK,
 ) -> Imported:
     """Import practitioners, their registrations and affiliations from CSV; `conn` must be in autocommit mode."""
-    kind = dataclasses.replace(PRACTITIONERS, check=PractitionerChecks(id_secret, today))
+
+    def checker(conn: psycopg.Connection) -> PractitionerChecks:
+        codes = frozenset(code for (code,) in conn.execute("SELECT code FROM institutions"))
+        return PractitionerChecks(id_secret, today, codes)
+
+    kind = dataclasses.replace(PRACTITIONERS, checker=checker)
     return _run(
         conn,
         path,

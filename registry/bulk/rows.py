@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -150,11 +150,16 @@ class PractitionerRow:
 
 
 class PractitionerChecks:
-    """The checks of `registerPractitioner` that need no database, and the resident ID's keyed hash."""
+    """The checks of `registerPractitioner` on one row, and the resident ID's keyed hash.
 
-    def __init__(self, id_secret: bytes, today: date) -> None:
+    `institutions` are the codes the node holds (the import reads them once, under a lock that keeps them so):
+    a set lookup per code, where a join per chunk of rows would read the whole table every time.
+    """
+
+    def __init__(self, id_secret: bytes, today: date, institutions: Set[str]) -> None:
         self.id_secret = id_secret
         self.today = today
+        self.institutions = institutions
         self._dates: dict[str, date | None] = {}
 
     def _date(self, raw: str) -> date | None:
@@ -191,6 +196,13 @@ class PractitionerChecks:
         check_not_future(problems, registered_on, self.today, "registered_on")
         if problems:
             return problems
+        # As in the API, the institutions are looked up once the input is well-formed.
+        unknown = [inst for inst in institutions if inst not in self.institutions]
+        if unknown:
+            return [
+                Problem(Code.UNKNOWN_INSTITUTION, f"institution {inst} is not registered", ("institution_codes",))
+                for inst in unknown
+            ]
         assert registered_on is not None
         id_field = "id_number" if "id_number" in fields else "id_digest"
         return PractitionerRow(code, name, category, region, digest, masked, institutions, registered_on, id_field)

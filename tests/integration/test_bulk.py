@@ -209,17 +209,20 @@ def test_a_bad_row_is_reported_by_line_and_nothing_is_written(
 def test_every_bad_row_is_counted_the_first_are_listed(
     conn: psycopg.Connection, institutions: Path, tmp_path: Path
 ) -> None:
+    import_people(conn, write_csv(tmp_path / "known.csv", [practitioner_row(9, code="D999")]))
     rows = [practitioner_row(n, category="SURGEON" if n % 2 else "NURSE") for n in range(1, 8)]
-    rows[1]["institution_codes"] = "H52020199999"  # found by SQL, between rows found by Python
+    rows[1]["institution_codes"] = "H52020199999"
+    rows[3]["code"] = "D999"  # known to the node: found by SQL, between rows found while reading
     with pytest.raises(RowsRejected) as rejected:
-        import_people(conn, write_csv(tmp_path / "p.csv", rows), max_errors=3, chunk_rows=2)
-    assert rejected.value.count == 5
+        import_people(conn, write_csv(tmp_path / "p.csv", rows), max_errors=4, chunk_rows=2)
+    assert rejected.value.count == 6
     assert [(e.line, e.code) for e in rejected.value.errors] == [
         (2, "INVALID_INPUT"),
         (3, "UNKNOWN_INSTITUTION"),
         (4, "INVALID_INPUT"),
+        (5, "ALREADY_REGISTERED"),
     ]
-    assert count(conn, "practitioners") == 0
+    assert count(conn, "practitioners") == 1
 
 
 def test_bad_institutions_are_refused_a_second_import_as_given_changes_nothing(
