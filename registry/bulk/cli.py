@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 from rich.console import Console
@@ -133,10 +132,16 @@ def run_export(args: argparse.Namespace) -> None:
     from registry.bulk.exporter import export
 
     settings = Settings(data_dir=Path(args.data_dir))
-    target: AbstractContextManager[IO[bytes]] = (
-        args.output.open("wb") if args.output else nullcontext(sys.stdout.buffer)
-    )
-    with _connect(settings, migrate=False) as conn, target as out:
-        rows = export(conn, args.kind, out)
-    if args.output:
-        print(f"exported {rows:,} {args.kind} to {args.output}", file=sys.stderr)
+    try:
+        with _connect(settings, migrate=False) as conn:
+            if not args.output:
+                export(conn, args.kind, sys.stdout.buffer)
+                return
+            # Written aside and renamed when complete: a failed export leaves no half file behind.
+            part = args.output.with_name(args.output.name + ".part")
+            with part.open("wb") as out:
+                rows = export(conn, args.kind, out)
+            part.replace(args.output)
+    except OSError as exc:
+        sys.exit(f"registry export: {exc.filename or args.output or 'standard output'}: {exc.strerror or exc}")
+    print(f"exported {rows:,} {args.kind} to {args.output}", file=sys.stderr)

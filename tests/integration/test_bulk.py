@@ -354,6 +354,10 @@ def test_the_command_reports_bad_rows_and_exits_non_zero(
     bad = registry(node, "import", "practitioners", str(header))
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("registry import: the header must be")
 
+    nowhere = registry(node, "export", "institutions", "--output", str(tmp_path / "missing" / "i.csv"))
+    assert nowhere.returncode == 1 and nowhere.stderr.strip().endswith("No such file or directory")
+    assert not (tmp_path / "missing").exists()
+
 
 async def test_imported_people_answer_the_contract_eligibility_check(
     url: str, conn: psycopg.Connection, institutions: Path, tmp_path: Path
