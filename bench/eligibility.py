@@ -312,6 +312,13 @@ def postgraphile_schema() -> str:
                 f"{p.emergency_during_suspension}, {p.emergency_during_termination})"
             )
     provinces = ", ".join(f"'{j}'" for j in book.jurisdictions() if j != "national")
+    # Whose policy answers: the person's region; or, where the node's statement returns the asking institution's
+    # region (inst_region), that region first, as the node then decides.
+    region = (
+        "coalesce(q.inst_region, q.region_code)"
+        if re.search(r"\binst_region\b", str(service.QUERY))
+        else "q.region_code"
+    )
     node = (
         str(service.QUERY)
         .replace(":codes", "practitioner_codes")
@@ -356,7 +363,7 @@ FROM (SELECT ARRAY(SELECT (coalesce(ats[k], now()) AT TIME ZONE 'Asia/Shanghai')
 CROSS JOIN LATERAL ({node}) q
 LEFT JOIN LATERAL (
     SELECT p.emergency_during_suspension, p.emergency_during_termination FROM bench_pg.policies p
-    WHERE p.jurisdiction = CASE WHEN left(q.region_code, 2) IN ({provinces}) THEN left(q.region_code, 2)
+    WHERE p.jurisdiction = CASE WHEN left({region}, 2) IN ({provinces}) THEN left({region}, 2)
                                 ELSE 'national' END
       AND d.days[q.n::int] >= p.valid_from AND d.days[q.n::int] < p.valid_to) pol ON true
 ORDER BY q.n
