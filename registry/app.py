@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -10,11 +11,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from strawberry.fastapi import GraphQLRouter
 
+from registry import identity
 from registry.api.context import Services, get_context
 from registry.api.schema import build_schema
 from registry.auth import load_key
 from registry.config import Settings
 from registry.db import Database
+from registry.federation import node as network_node
+from registry.federation import replicas
+from registry.federation.keys import public_key_b64
+from registry.federation.runtime import Federation
 from registry.points.policy import default_book
 from registry.practitioners.service import Node
 
@@ -22,23 +28,30 @@ from registry.practitioners.service import Node
 def services_for(settings: Settings, db: Database) -> Services:
     return Services(
         db=db,
-        node=Node(region=settings.node_region, id_secret=load_key(settings.keys_dir, "id-hash.key")),
+        node=Node(region=settings.node_region, id_secret=identity.load_or_create(settings.keys_dir)),
         token_key=load_key(settings.keys_dir, "token.key"),
         policies=default_book(),
         max_batch_checks=settings.max_batch_checks,
+        public_key=public_key_b64(network_node.private_key(settings.data_dir)),
+        peer_stale_seconds=settings.peer_stale_seconds,
     )
 
 
 def create_app(settings: Settings, db: Database, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    federation = Federation(settings.node_region, network_node.private_key(settings.data_dir), settings.pull_interval_seconds)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        worker = federation.running(db, replicas.apply) if settings.federation_worker else contextlib.nullcontext()
+        async with worker:
+            yield
         await db.dispose()
         if on_shutdown is not None:
             on_shutdown()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
     app.state.services = services_for(settings, db)
+    federation.attach(app, db)
     schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
     # GET only serves GraphiQL: every query and mutation is a POST with a bearer token.
     app.include_router(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+from registry import identity
 from registry.auth import Actor, InvalidToken, Role, check_actor, issue_token, load_key
 from registry.config import Settings
+from registry.federation.log import Sealer
+from registry.federation.node import NodeError, describe, prepare, private_key, resolve_region
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -37,8 +42,15 @@ def serve(args: argparse.Namespace) -> None:
     from registry.migrate import upgrade
 
     settings = _settings(args)
-    url = _database_url(settings)
-    upgrade(url)
+    try:
+        region = resolve_region(settings.data_dir, args.region or os.environ.get("REGISTRY_NODE_REGION"))
+        identity_file = Path(args.identity_key_file) if args.identity_key_file else settings.identity_key_file
+        url = _database_url(settings)
+        upgrade(url)
+        asyncio.run(_prepare(url, settings.data_dir, region, identity_file))
+    except NodeError as exc:
+        sys.exit(f"registry serve: {exc}")
+    settings = settings.model_copy(update={"node_region": region})
     app = create_app(settings, Database(make_engine(url)), on_shutdown=stop_embedded)
     token = issue_token(load_key(settings.keys_dir, "token.key"), Actor(Role.NATIONAL), ttl=timedelta(days=1))
     base = f"http://{args.host}:{args.port}"
@@ -49,6 +61,53 @@ def serve(args: argparse.Namespace) -> None:
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level=args.log_level)
+
+
+async def _prepare(url: str, data_dir: Path, region: str, identity_file: Path | None) -> None:
+    from registry.db import Database, make_engine
+
+    db = Database(make_engine(url))
+    try:
+        await prepare(db, data_dir, region, identity_file)
+    finally:
+        await db.dispose()
+
+
+def node_key(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    try:
+        info = describe(settings.data_dir, args.region or os.environ.get("REGISTRY_NODE_REGION"))
+    except NodeError as exc:
+        sys.exit(f"registry node-key: {exc}")
+    print(json.dumps(info))
+
+
+def identity_key(args: argparse.Namespace) -> None:
+    print(identity.encode(identity.load_or_create(_settings(args).keys_dir)))
+
+
+def peer(args: argparse.Namespace) -> None:
+    from registry.db import Database, make_engine
+    from registry.federation import peers
+
+    settings = _settings(args)
+    region = resolve_region(settings.data_dir, None)
+
+    async def run() -> list[str]:
+        db = Database(make_engine(_database_url(settings)))
+        db.before_commit = Sealer(region, private_key(settings.data_dir))
+        try:
+            if args.peer_command == "add":
+                return [await peers.add(db, own_region=region, region=args.region, url=args.url, key=args.key)]
+            return [json.dumps(p) for p in await peers.listing(db)]
+        finally:
+            await db.dispose()
+
+    try:
+        for line in asyncio.run(run()):
+            print(line)
+    except peers.PeerError as exc:
+        sys.exit(f"registry peer {args.peer_command}: {exc}")
 
 
 def token(args: argparse.Namespace) -> None:
@@ -82,7 +141,30 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
     p.add_argument("--log-level", default="info")
+    p.add_argument("--region", help="the region this node speaks for: 000000 (national) or a province such as 520000")
+    p.add_argument("--identity-key-file", help="the network's identity key (base64), shared by every node")
     p.set_defaults(func=serve)
+
+    p = sub.add_parser("node-key", help="print this node's region and Ed25519 public key as JSON")
+    p.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
+    p.add_argument("--region", help="the region, when not yet recorded by a first start")
+    p.set_defaults(func=node_key)
+
+    p = sub.add_parser("identity-key", help="print the key resident-ID digests are made with (a secret)")
+    p.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
+    p.set_defaults(func=identity_key)
+
+    p = sub.add_parser("peer", help="the nodes this node follows and answers")
+    peer_sub = p.add_subparsers(dest="peer_command", required=True)
+    q = peer_sub.add_parser("add", help="follow the node at URL, which speaks for REGION with KEY")
+    q.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
+    q.add_argument("--region", required=True)
+    q.add_argument("--url", required=True)
+    q.add_argument("--key", required=True, help="the peer's public key, as `registry node-key` prints it")
+    q.set_defaults(func=peer)
+    q = peer_sub.add_parser("list", help="print the peers, one JSON object a line")
+    q.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
+    q.set_defaults(func=peer)
 
     p = sub.add_parser("migrate", help="apply the Alembic migrations")
     p.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)

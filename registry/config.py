@@ -16,6 +16,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data/node")
     # The node's identity: "000000" is the national node, otherwise a province code such as "520000".
     node_region: str = "000000"
+    # A key file shared by every node of one network (the national node's), for resident-ID digests.
+    identity_key_file: Path | None = None
+    pull_interval_seconds: float = 2.0  # pull every peer at least this often, even when nothing was pushed
+    peer_stale_seconds: float = 300.0  # a peer not heard from for longer is STALE
+    federation_worker: bool = True  # follow peers and deliver webhooks (tests of one node turn it off)
     token_ttl_hours: int = 24 * 30
     max_batch_checks: int = 10_000
     # Limits against abusive queries; the contract's documents stay far below them.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+from registry.eventlog import STAGED
 
 DATABASE_NAME = "registry"
 
@@ -120,6 +122,9 @@ class Database:
         self._connection: AsyncConnection | None = None
         self._lock: asyncio.Lock | None = None
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # Runs at the end of every use case, inside its transaction (the app wires the federation sealer here,
+        # so the facts a use case staged are logged, chained and signed in the same commit).
+        self.before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None
 
     @classmethod
     def bound(cls, connection: AsyncConnection) -> Database:
@@ -137,9 +142,17 @@ class Database:
         if self._lock is None:
             async with self._sessions() as session, session.begin():
                 yield session
+                await self._before_commit(session)
             return
         async with self._lock, self._sessions() as session, session.begin():
             yield session
+            await self._before_commit(session)
+
+    async def _before_commit(self, session: AsyncSession) -> None:
+        if self.before_commit is not None:
+            await self.before_commit(session)
+        elif session.info.get(STAGED):
+            raise RuntimeError("facts were staged but no sealer is wired: they would be lost")
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncConnection]:

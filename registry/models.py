@@ -1,7 +1,16 @@
 """Every table, gathered so that Alembic sees the whole schema."""
 
 from registry.db import Base
-from registry.eventlog import Event, EventCounter
+from registry.federation.models import (
+    Checkpoint,
+    FeedEvent,
+    FeedHead,
+    NodeKey,
+    NodeSetting,
+    OriginHead,
+    Peer,
+    PeerOrigin,
+)
 from registry.points.models import Decision, Objection, PointRecord, Restoration, Review, Sanction
 from registry.practitioners.models import Affiliation, Institution, Practitioner, Registration
 
@@ -9,11 +18,17 @@ metadata = Base.metadata
 
 __all__ = [
     "Affiliation",
+    "Checkpoint",
     "Decision",
-    "Event",
-    "EventCounter",
+    "FeedEvent",
+    "FeedHead",
     "Institution",
+    "NodeKey",
+    "NodeSetting",
     "Objection",
+    "OriginHead",
+    "Peer",
+    "PeerOrigin",
     "PointRecord",
     "Practitioner",
     "Registration",

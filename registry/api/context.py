@@ -21,6 +21,8 @@ class Services:
     token_key: bytes
     policies: PolicyBook
     max_batch_checks: int
+    public_key: str = ""  # this node's Ed25519 public key, base64
+    peer_stale_seconds: float = 300.0
 
 
 class Context(BaseContext):

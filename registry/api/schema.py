@@ -9,10 +9,11 @@ from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.tools import merge_types
 
 from .eligibility import EligibilityQuery
+from .federation import FederationQuery
 from .points import PointsMutation, PointsQuery
 from .practitioners import PractitionerMutation, PractitionerQuery
 
-Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery))
+Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery, FederationQuery))
 Mutation = merge_types("Mutation", (PractitionerMutation, PointsMutation))
 
 
