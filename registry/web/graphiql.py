@@ -5,7 +5,6 @@ completes and documents without a token)."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from graphql import IntrospectionQuery, build_schema, introspection_from_schema
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http.base import BaseRequestProtocol
+
+from registry.clock import today
 
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "static" / "graphiql"
@@ -48,7 +49,7 @@ def example_variables() -> dict[str, Any]:
         "emergency": False,
         "checks": [{"practitionerCode": "D520201000001", "institutionCode": "H52020100001"}],
         "code": "D520201000001",
-        "year": date.today().year,
+        "year": today().year,
         "regionCode": "520201",
         "first": 20,
     }
