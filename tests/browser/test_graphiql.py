@@ -125,20 +125,19 @@ def editor_text(driver: WebDriver, selector: str) -> str:
 
 QUERY = ".graphiql-query-editor .CodeMirror"
 VISIBLE_TOOL = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
-RESULT = ".graphiql-response .CodeMirror"
+RESULT = (By.CSS_SELECTOR, ".graphiql-response .CodeMirror-code")
 
 
 def run_operation(driver: WebDriver, name: str) -> str:
-    """Press ▶, pick the operation by name, and return what the result pane shows once it has an answer."""
-    previous = editor_text(driver, RESULT)
+    """Press ▶, pick the operation by name, and return what the result pane shows once its answer changed."""
+    previous = driver.find_element(*RESULT).text
     driver.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
     item = f"//*[@role='menuitem'][normalize-space()='{name}']"
     WebDriverWait(driver, 10).until(ec.element_to_be_clickable((By.XPATH, item)), f"no {name} in the menu").click()
-    shown = (By.CSS_SELECTOR, ".graphiql-response .CodeMirror-code")
     WebDriverWait(driver, 30).until(
-        lambda d: d.find_element(*shown).text.strip() not in ("", previous.strip()), "no answer in the result pane"
+        lambda d: d.find_element(*RESULT).text.strip() not in ("", previous.strip()), "no answer in the result pane"
     )
-    text: str = driver.find_element(*shown).text
+    text: str = driver.find_element(*RESULT).text
     return text
 
 
