@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from strawberry.fastapi import GraphQLRouter
 
 from registry import identity
 from registry.api.context import Services, get_context
@@ -23,6 +22,7 @@ from registry.federation.keys import public_key_b64
 from registry.federation.runtime import Federation
 from registry.points.policy import default_book
 from registry.practitioners.service import Node
+from registry.web.graphiql import GraphiQLRouter
 
 
 def services_for(settings: Settings, db: Database) -> Services:
@@ -53,9 +53,9 @@ def create_app(settings: Settings, db: Database, on_shutdown: Callable[[], None]
     app.state.services = services_for(settings, db)
     federation.attach(app, db)
     schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
-    # GET only serves GraphiQL: every query and mutation is a POST with a bearer token.
+    # GET only serves GraphiQL (and its assets): every query and mutation is a POST with a bearer token.
     app.include_router(
-        GraphQLRouter(schema, context_getter=get_context, allow_queries_via_get=False), prefix="/graphql"
+        GraphiQLRouter(schema, context_getter=get_context, allow_queries_via_get=False), prefix="/graphql"
     )
 
     @app.get("/healthz")
