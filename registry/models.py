@@ -2,6 +2,8 @@
 
 from registry.db import Base
 from registry.eventlog import Event, EventCounter
+from registry.federation.regulators import Regulator
+from registry.federation.webhooks import WebhookDelivery
 from registry.points.models import Decision, Objection, PointRecord, Restoration, Review, Sanction
 from registry.practitioners.models import Affiliation, Institution, Practitioner, Registration
 
@@ -17,8 +19,10 @@ __all__ = [
     "PointRecord",
     "Practitioner",
     "Registration",
+    "Regulator",
     "Restoration",
     "Review",
     "Sanction",
+    "WebhookDelivery",
     "metadata",
 ]
