@@ -11,6 +11,8 @@ from registry.federation.models import (
     Peer,
     PeerOrigin,
 )
+from registry.federation.regulators import Regulator
+from registry.federation.webhooks import WebhookDelivery
 from registry.points.models import Decision, Objection, PointRecord, Restoration, Review, Sanction
 from registry.practitioners.models import Affiliation, Institution, Practitioner, Registration
 
@@ -32,8 +34,10 @@ __all__ = [
     "PointRecord",
     "Practitioner",
     "Registration",
+    "Regulator",
     "Restoration",
     "Review",
     "Sanction",
+    "WebhookDelivery",
     "metadata",
 ]

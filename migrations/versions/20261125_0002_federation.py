@@ -4,7 +4,7 @@ The log of the initial schema held unsigned payloads that cannot be turned into 
 replaced by an empty feed. (Only development nodes ran the initial schema.)
 
 Revision ID: 0002
-Revises: 0001
+Revises: webhooks
 Create Date: 2026-11-25 20:25:13
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0002"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
