@@ -38,7 +38,12 @@ def services_for(settings: Settings, db: Database) -> Services:
 
 
 def create_app(settings: Settings, db: Database, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
-    federation = Federation(settings.node_region, network_node.private_key(settings.data_dir), settings.pull_interval_seconds)
+    federation = Federation(
+        settings.node_region,
+        network_node.private_key(settings.data_dir),
+        settings.pull_interval_seconds,
+        settings.webhook_retry_base_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from registry.auth import Actor, InvalidToken, Role, check_actor, issue_token, l
 from registry.config import Settings
 from registry.federation.log import Sealer
 from registry.federation.node import NodeError, describe, prepare, private_key, resolve_region
+from registry.federation.regulators import split_list
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -110,6 +111,21 @@ def peer(args: argparse.Namespace) -> None:
         sys.exit(f"registry peer {args.peer_command}: {exc}")
 
 
+def regulator(args: argparse.Namespace) -> None:
+    from registry.federation.regulators import regulator_add_command, regulator_list_command
+    from registry.migrate import upgrade
+
+    url = _database_url(_settings(args))
+    upgrade(url)  # a regulator can be added before the node's first start
+    if args.regulator_command == "add":
+        sys.exit(
+            regulator_add_command(
+                url, name=args.name, url=args.url, secret=args.secret, categories=args.categories, regions=args.regions
+            )
+        )
+    sys.exit(regulator_list_command(url))
+
+
 def token(args: argparse.Namespace) -> None:
     settings = _settings(args)
     actor = Actor(Role(args.role), region=args.region, institution=args.institution, practitioner=args.practitioner)
@@ -178,6 +194,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--practitioner")
     p.add_argument("--hours", type=int, help="validity (default: REGISTRY_TOKEN_TTL_HOURS, 30 days)")
     p.set_defaults(func=token)
+
+    p = sub.add_parser("regulator", help="webhook receivers told of every sanction change")
+    reg_sub = p.add_subparsers(dest="regulator_command", required=True)
+    q = reg_sub.add_parser("add", help="add a regulator, or replace the settings of the one with that name")
+    q.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
+    q.add_argument("--name", required=True)
+    q.add_argument("--url", required=True, help="the http(s) URL the changes are POSTed to")
+    q.add_argument("--secret", required=True, help="whsec_<base64>, or any other text used as raw bytes")
+    q.add_argument("--categories", required=True, type=split_list, help="C1,C2,...: practitioner categories")
+    q.add_argument("--regions", type=split_list, help="P1,P2,...: region-code prefixes of 2, 4 or 6 digits")
+    q.set_defaults(func=regulator)
+    q = reg_sub.add_parser("list", help="print the regulators, one JSON object a line (secrets left out)")
+    q.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
+    q.set_defaults(func=regulator)
 
     p = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it with --output)")
     p.add_argument("--output")

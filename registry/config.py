@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     identity_key_file: Path | None = None
     pull_interval_seconds: float = 2.0  # pull every peer at least this often, even when nothing was pushed
     peer_stale_seconds: float = 300.0  # a peer not heard from for longer is STALE
+    webhook_retry_base_seconds: float = 5.0  # the first retry of a failed webhook; each delay then doubles
     federation_worker: bool = True  # follow peers and deliver webhooks (tests of one node turn it off)
     token_ttl_hours: int = 24 * 30
     max_batch_checks: int = 10_000

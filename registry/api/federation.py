@@ -12,6 +12,7 @@ from registry.auth import Role
 from registry.errors import Code
 from registry.federation import status
 from registry.federation.status import PeerState as PeerStateEnum
+from registry.federation.webhooks import regulator_status
 
 from .context import Info
 
@@ -53,7 +54,9 @@ class FederationQuery:
     async def federation_status(self, info: Info) -> FederationStatus:
         actor, services = info.context.actor, info.context.services
         if actor.role is not Role.NATIONAL:
-            raise GraphQLError(f"{actor.subject} may not read the federation status", extensions={"code": Code.FORBIDDEN})
+            raise GraphQLError(
+                f"{actor.subject} may not read the federation status", extensions={"code": Code.FORBIDDEN}
+            )
         peers = await status.peers(services.db, clock.now(), timedelta(seconds=services.peer_stale_seconds))
         return FederationStatus(
             region=services.node.region,
@@ -71,5 +74,10 @@ class FederationQuery:
                 )
                 for p in peers
             ],
-            regulators=[],
+            regulators=[
+                RegulatorStatus(
+                    name=r.name, url=r.url, pending=r.pending, failed=r.failed, last_delivered_at=r.last_delivered_at
+                )
+                for r in await regulator_status(services.db)
+            ],
         )

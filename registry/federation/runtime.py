@@ -8,15 +8,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry import clock
 from registry.db import Database, libpq_url
+from registry.federation import webhooks
 from registry.federation.client import PeerClient
 from registry.federation.inbox import ApplyReplicas
 from registry.federation.log import Sealer
 from registry.federation.routes import make_router
-from registry.federation.worker import Duty, Worker
+from registry.federation.worker import Worker
+from registry.points import changes
 
 
 @dataclass(frozen=True)
@@ -24,20 +29,31 @@ class Federation:
     region: str
     private_key: Ed25519PrivateKey
     pull_interval: float = 2.0
+    webhook_retry_base: float = 5.0
 
     def attach(self, app: FastAPI, db: Database) -> None:
-        """Seal every fact this node issues, and serve the feed to peers."""
-        db.before_commit = Sealer(self.region, self.private_key)
+        """Seal every fact this node issues and queue the regulators' notifications, in the commit of the use case
+        that caused them; serve the feed to peers."""
+        sealer = Sealer(self.region, self.private_key)
+
+        async def before_commit(session: AsyncSession) -> None:
+            await sealer(session)
+            await webhooks.enqueue(session, changes.take(session))
+
+        db.before_commit = before_commit
         app.include_router(make_router(db, self.region))
 
     @asynccontextmanager
-    async def running(
-        self, db: Database, apply_replicas: ApplyReplicas, duties: tuple[Duty, ...] = ()
-    ) -> AsyncIterator[Worker]:
+    async def running(self, db: Database, apply_replicas: ApplyReplicas) -> AsyncIterator[Worker]:
         """The worker, for as long as the block runs (the app's lifespan)."""
         client = PeerClient(self.region, self.private_key)
+        http = httpx.AsyncClient()
+
+        async def deliver() -> float:
+            return await webhooks.deliver_due(db, http, clock.now(), self.webhook_retry_base)
+
         url = libpq_url(db.engine.url.render_as_string(hide_password=False))
-        worker = Worker(db, url, client, apply_replicas, pull_interval=self.pull_interval, duties=duties)
+        worker = Worker(db, url, client, apply_replicas, pull_interval=self.pull_interval, duties=(deliver,))
         task = asyncio.create_task(worker.run())
         try:
             yield worker
@@ -47,3 +63,4 @@ class Federation:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await client.aclose()
+            await http.aclose()

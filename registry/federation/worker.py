@@ -61,6 +61,7 @@ class Worker:
         self._wakes: dict[str, asyncio.Event] = {}
         self._followers: dict[str, asyncio.Task[None]] = {}
         self._pushed = asyncio.Event()
+        self._committed = asyncio.Event()  # wakes the duties: a commit may have queued work for them
         self._stopping = False
 
     # ---- leadership ----------------------------------------------------------------------------------------
@@ -88,6 +89,7 @@ class Worker:
             async for note in conn.notifies():
                 if note.channel == FEED_CHANNEL:
                     self._pushed.set()
+                    self._committed.set()
                 elif note.channel == WAKE_CHANNEL and note.payload in self._wakes:
                     self._wakes[note.payload].set()
                 elif note.channel == CONFIG_CHANNEL:
@@ -100,12 +102,14 @@ class Worker:
 
     async def _repeat(self, duty: Duty) -> None:
         while True:
+            self._committed.clear()
             try:
                 delay = await duty()
             except Exception:  # a duty's bug must not stop the others; it is logged with its traceback
                 log.exception("federation duty failed")
                 delay = self._interval
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._committed.wait(), timeout=delay)
 
     # ---- following peers -----------------------------------------------------------------------------------
 
