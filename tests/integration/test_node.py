@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from registry.db import create_database
 from tests.conftest import TEST_DATA
@@ -113,6 +114,17 @@ def counted(base: str, operation: str) -> float:
     return sum(float(line.removeprefix(wanted)) for line in text.splitlines() if line.startswith(wanted))
 
 
+def answered_by(metrics_dir: Path, operation: str) -> dict[str, float]:
+    """How many `operation` requests each worker (by pid) answered, from its own metrics file."""
+    counts = {}
+    for path in metrics_dir.glob("counter_*.db"):
+        for metric in MultiProcessCollector.merge([str(path)]):
+            for sample in metric.samples:
+                if sample.name == "registry_graphql_requests_total" and sample.labels["operation"] == operation:
+                    counts[path.stem.rsplit("_", 1)[1]] = sample.value
+    return counts
+
+
 def test_serve_with_embedded_postgres_and_two_workers(node_dir: Path) -> None:
     env = clean_env()
     process, base, output = serve(node_dir, env, "--workers", "2")
@@ -131,13 +143,13 @@ def test_serve_with_embedded_postgres_and_two_workers(node_dir: Path) -> None:
         # Both workers answer, and a scrape of either one counts the requests of both.
         metrics_dir = node_dir / "metrics"
         query = {"query": DOCUMENTS["Eligibility"], "operationName": "Eligibility", "variables": {"practitionerCode": "X1"}}
-        sent, workers = 0, set()
+        sent, workers = 0, {}
         while len(workers) < 2 and sent < 300:
             # A new connection each time, so that either worker may accept it.
             response = httpx.post(f"{base}/graphql", json=query, headers={"Authorization": f"Bearer {token}"})
             assert response.json()["data"]["eligibility"]["status"] == "NOT_REGISTERED"
             sent += 1
-            workers = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
+            workers = answered_by(metrics_dir, "Eligibility")
         assert len(workers) == 2, "one worker took every connection"
         assert [counted(base, "Eligibility") for _ in range(4)] == [sent] * 4
     finally:
