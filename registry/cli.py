@@ -26,7 +26,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+from prometheus_client.multiprocess import mark_process_dead
 from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from registry.auth import Actor, InvalidToken, Role, check_actor, issue_token, load_key
 from registry.config import Settings, env_name, redact_url
@@ -195,6 +197,17 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, which replaces a worker that dies; the dead worker's gauges (connections) go too."""
+
+    def keep_subprocess_alive(self) -> None:
+        before = {worker.pid for worker in self.processes}
+        super().keep_subprocess_alive()
+        for pid in before - {worker.pid for worker in self.processes}:
+            if pid is not None:
+                mark_process_dead(pid)
+
+
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
     """Until the workers run, SIGTERM ends `serve` like Ctrl-C, so that the finally blocks stop PostgreSQL."""
     raise KeyboardInterrupt
@@ -216,7 +229,6 @@ def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
 def serve(args: argparse.Namespace) -> None:
     from uvicorn import Config
     from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
 
     from registry.db import stop_embedded
     from registry.observability import configure_logging
@@ -251,7 +263,7 @@ def serve(args: argparse.Namespace) -> None:
             access_log=False,
             log_level=settings.log_level,
         )
-        supervisor = Multiprocess(config, sockets=[sock])
+        supervisor = Supervisor(config, sockets=[sock])
         supervisor.run()  # until SIGTERM or SIGINT; then it stops the workers
         if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes):
             raise Failure("a server process failed to start; its error is in the log above")

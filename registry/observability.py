@@ -142,6 +142,8 @@ async def render_metrics(db: Database, node_region: str) -> bytes:
 
 # --- one record per request -------------------------------------------------------------------------------------
 
+# Probes and scrapes that succeed are logged at debug level: a load balancer asks every few seconds.
+QUIET_PATHS = frozenset({"/healthz", "/metrics"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 # Operation names come from clients: past this many distinct ones, a process counts the rest as "other".
@@ -267,7 +269,12 @@ def _finish(record: RequestRecord, seconds: float) -> None:
     }
     if record.singles or record.batches:
         fields["checks"] = record.singles + sum(record.batches)
-    (log.error if outcome == "error" else log.info)("request", **fields)
+    if outcome == "error":
+        log.error("request", **fields)
+    elif outcome == "ok" and record.path in QUIET_PATHS:
+        log.debug("request", **fields)
+    else:
+        log.info("request", **fields)
 
 
 # --- what the GraphQL execution tells the record ----------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -125,6 +126,11 @@ def answered_by(metrics_dir: Path, operation: str) -> dict[str, float]:
     return counts
 
 
+def gauged(metrics_dir: Path) -> set[int]:
+    """The workers with a gauge file: the live ones, once the supervisor has buried the dead."""
+    return {int(path.stem.rsplit("_", 1)[1]) for path in metrics_dir.glob("gauge_livesum_*.db")}
+
+
 def test_serve_with_embedded_postgres_and_two_workers(node_dir: Path) -> None:
     env = clean_env()
     process, base, output = serve(node_dir, env, "--workers", "2")
@@ -152,11 +158,23 @@ def test_serve_with_embedded_postgres_and_two_workers(node_dir: Path) -> None:
             workers = answered_by(metrics_dir, "Eligibility")
         assert len(workers) == 2, "one worker took every connection"
         assert [counted(base, "Eligibility") for _ in range(4)] == [sent] * 4
+
+        # A worker that dies is replaced, and its connection gauges leave with it.
+        dead = int(next(iter(workers)))
+        os.kill(dead, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        running = gauged(metrics_dir)
+        while (dead in running or len(running) < 2) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            running = gauged(metrics_dir)
+        assert dead not in running and len(running) == 2, running
+        for _ in range(4):
+            assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
     finally:
         stop(process)
     # Stopping the node stops its workers and its PostgreSQL too: nothing is left running.
     assert not (node_dir / "pg" / "postmaster.pid").exists()
-    assert all(not psutil.pid_exists(int(pid)) for pid in workers)
+    assert not [pid for pid in running if psutil.pid_exists(pid)]
     # Private: its owner only (and, when the embedded PostgreSQL runs as another user, passage for its group).
     assert stat.S_IMODE(node_dir.stat().st_mode) in (0o700, 0o710)
     assert stat.S_IMODE(metrics_dir.stat().st_mode) == 0o700
