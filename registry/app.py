@@ -1,8 +1,8 @@
-"""FastAPI wiring: GraphQL at /graphql, /healthz."""
+"""FastAPI wiring: GraphQL at /graphql, /healthz, /metrics."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,7 +13,8 @@ from registry.api.context import Services, get_context
 from registry.api.schema import build_schema
 from registry.auth import load_key
 from registry.config import Settings
-from registry.db import Database
+from registry.db import Database, make_engine
+from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
 from registry.practitioners.service import Node
 from registry.web.graphiql import GraphiQLRouter
@@ -29,21 +30,26 @@ def services_for(settings: Settings, db: Database) -> Services:
     )
 
 
-def create_app(settings: Settings, db: Database, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+def create_app(settings: Settings, db: Database) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await db.dispose()
-        if on_shutdown is not None:
-            on_shutdown()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
     app.state.services = services_for(settings, db)
     schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
     # GET only serves GraphiQL (and its assets): every query and mutation is a POST with a bearer token.
     app.include_router(
-        GraphiQLRouter(schema, context_getter=get_context, allow_queries_via_get=False), prefix="/graphql"
+        GraphiQLRouter(
+            schema,
+            context_getter=get_context,
+            allow_queries_via_get=False,
+            graphql_ide="graphiql" if settings.graphiql else None,
+        ),
+        prefix="/graphql",
     )
+    install(app, db, settings.node_region)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -52,3 +58,15 @@ def create_app(settings: Settings, db: Database, on_shutdown: Callable[[], None]
         return JSONResponse({"status": "ok", "node": settings.node_region})
 
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app of one server process of `registry serve`, which resolved the settings (the database URL included)
+    and passed them down as REGISTRY_* variables."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.database_url is None:
+        raise RuntimeError("REGISTRY_DATABASE_URL is unset; start the node with `registry serve`")
+    engine = make_engine(settings.database_url)
+    instrument_pool(engine)
+    return create_app(settings, Database(engine))
