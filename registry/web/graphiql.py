@@ -77,6 +77,8 @@ class GraphiQLRouter(GraphQLRouter[Any, Any]):
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A browser following a ?query= link gets the page with that query in it; other GETs keep strawberry's
         # answers (queries and mutations run only as POST with a token).
+        if not self.graphql_ide:
+            return False  # switched off (REGISTRY_GRAPHIQL=false)
         accept = request.headers.get("accept", "")
         return super().should_render_graphql_ide(request) or (request.method == "GET" and "text/html" in accept)
 
