@@ -3,7 +3,7 @@
 The log of the initial schema held unsigned payloads that cannot be turned into envelopes after the fact: it is
 replaced by an empty feed. (Only development nodes ran the initial schema.)
 
-Revision ID: 0002
+Revision ID: 0003
 Revises: webhooks
 Create Date: 2026-11-25 20:25:13
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0002"
+revision: str = "0003"
 down_revision: str | Sequence[str] | None = "webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
