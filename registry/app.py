@@ -15,8 +15,8 @@ from registry.api.schema import build_schema
 from registry.auth import load_key
 from registry.config import Settings
 from registry.db import Database
+from registry.node import Node
 from registry.points.policy import default_book
-from registry.practitioners.service import Node
 
 
 def services_for(settings: Settings, db: Database) -> Services:

@@ -1,13 +1,17 @@
-"""Domain errors with stable codes. Services raise `UserErrors`; the API returns them as `userErrors` data."""
+"""Domain errors with stable codes, and the input checks that produce them.
+
+Services raise `UserErrors`; the API returns them as `userErrors` data. A problem names its field by a domain
+path (`("entries", 0, "points")`); the API translates it into the caller's terms.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from registry.validation import is_region_code
+from registry.validation import is_institution_code, is_practitioner_code, is_region_code
 
 
 class Code(StrEnum):
@@ -33,11 +37,15 @@ class Code(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
+# A field of a command: names, and positions in its lists. `()` is the command as a whole.
+Path = tuple[str | int, ...]
+
+
 @dataclass(frozen=True)
 class Problem:
     code: Code
     message: str
-    field: tuple[str, ...] | None = None
+    field: Path | None = None  # None: no field is at fault (e.g. FORBIDDEN)
 
 
 class UserErrors(Exception):
@@ -48,33 +56,78 @@ class UserErrors(Exception):
         self.problems = list(problems)
 
 
-def fail(code: Code, message: str, *field: str) -> UserErrors:
-    return UserErrors([Problem(code, message, field or None)])
+def fail(code: Code, message: str, *field: str | int) -> UserErrors:
+    """One problem at `field`; with no field given, the command as a whole is at fault."""
+    return UserErrors([Problem(code, message, field)])
 
 
-class Forbidden(Exception):
-    """A query outside the caller's scope (mutations report FORBIDDEN as a user error instead)."""
+def found(*problems: Problem | None) -> list[Problem]:
+    """The problems among the results of several checks."""
+    return [p for p in problems if p is not None]
 
 
-# Input checks that collect problems, so that a caller learns of every mistake in one answer.
+def raise_if(problems: Iterable[Problem | None]) -> None:
+    """End the use case before it writes anything, reporting every problem found."""
+    if at_fault := found(*problems):
+        raise UserErrors(at_fault)
 
 
-def check_text(problems: list[Problem], value: str, limit: int, *field: str) -> None:
+# Input checks: each returns a problem or None, so that a command can list every check and report every mistake
+# in one answer.
+
+
+def _label(field: Path) -> str:
+    return str(field[-1]).replace("_", " ")
+
+
+def check_text(value: str, limit: int, *field: str | int) -> Problem | None:
     if not value.strip() or len(value) > limit:
-        problems.append(Problem(Code.INVALID_INPUT, f"{field[-1]} must be 1 to {limit} characters", field))
+        return Problem(Code.INVALID_INPUT, f"{_label(field)} must be 1 to {limit} characters", field)
+    return None
 
 
-def check_not_future(problems: list[Problem], value: date | None, today: date, *field: str) -> None:
+def check_not_future(value: date | None, today: date, *field: str | int) -> Problem | None:
     if value is not None and value > today:
-        problems.append(Problem(Code.DATE_IN_FUTURE, f"{field[-1]} {value} is after today ({today})", field))
+        return Problem(Code.DATE_IN_FUTURE, f"{_label(field)} {value} is after today ({today})", field)
+    return None
 
 
-def check_region(problems: list[Problem], code: str, *field: str) -> None:
+def check_region(code: str, *field: str | int) -> Problem | None:
     if not is_region_code(code):
-        problems.append(Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", field))
+        return Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", field)
+    return None
 
 
-def raise_if(problems: list[Problem]) -> None:
-    """End the use case before it writes anything."""
-    if problems:
-        raise UserErrors(problems)
+def check_institution_code(code: str, *field: str | int, message: str = "not an institution code") -> Problem | None:
+    if not is_institution_code(code):
+        return Problem(Code.INVALID_CODE, message, field)
+    return None
+
+
+def check_practitioner_code(code: str, *field: str | int, message: str = "not a practitioner code") -> Problem | None:
+    if not is_practitioner_code(code):
+        return Problem(Code.INVALID_CODE, message, field)
+    return None
+
+
+def check_points(points: int | None, *field: str | int) -> Problem | None:
+    if points is not None and not 1 <= points <= 12:
+        return Problem(Code.POINTS_OUT_OF_RANGE, "one decision gives 1 to 12 points", field)
+    return None
+
+
+def check_months(months: int | None, *field: str | int) -> Problem | None:
+    if months is not None and not 1 <= months <= 6:
+        return Problem(Code.SUSPENSION_MONTHS_OUT_OF_RANGE, "suspension months are 1 to 6", field)
+    return None
+
+
+def check_distinct(values: Sequence[str], message: str, *field: str | int) -> Problem | None:
+    if len(set(values)) != len(values):
+        return Problem(Code.INVALID_INPUT, message, field)
+    return None
+
+
+def check_that(condition: bool, message: str, *field: str | int) -> Problem | None:
+    """An INVALID_INPUT problem unless `condition` holds."""
+    return None if condition else Problem(Code.INVALID_INPUT, message, field)

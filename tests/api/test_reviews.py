@@ -5,26 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registry.db import Database
 from registry.models import Decision, Event, Objection, PointRecord, Restoration, Review, Sanction
 from tests import factories as f
-from tests.api.test_points import World, brief, sanction
-from tests.conftest import Client
+from tests.helpers import Client, World, brief, codes, counts, sanction
 
 P, Q = "D520201000001", "D520201000002"
 H = "H52020100001"
 FACTS = (Decision, PointRecord, Objection, Review, Restoration, Sanction, Event)
-
-
-async def counts(db: Database) -> dict[str, int]:
-    async with db.reader() as conn:
-        return {t.__tablename__: (await conn.execute(select(func.count()).select_from(t))).scalar_one() for t in FACTS}
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [e["code"] for e in payload["userErrors"]]
 
 
 @pytest.fixture
@@ -110,10 +100,10 @@ async def test_resending_a_decision_changes_nothing_and_other_content_is_a_dupli
     world: World, db: Database
 ) -> None:
     first = await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-03-10")
-    before = await counts(db)
+    before = await counts(db, FACTS)
     again = await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-03-10")
     assert again["decision"] == first["decision"] and again["userErrors"] == [] and again["sanctions"] == []
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
     other = await world.decide(case="C-1", entries=[(P, 11)], decided_on="2025-03-10")
     assert codes(other) == ["DUPLICATE_CASE_NUMBER"] and other["decision"] is None
     # The same number in another bureau's region is another case.
@@ -122,7 +112,7 @@ async def test_resending_a_decision_changes_nothing_and_other_content_is_a_dupli
         case="C-1", entries=[(P, 1)], decided_on="2025-03-10", region="520101", institution="H52010100001"
     )
     assert elsewhere["userErrors"] == []
-    assert await counts(db) != before
+    assert await counts(db, FACTS) != before
 
 
 @pytest.mark.parametrize(
@@ -157,17 +147,17 @@ async def test_bad_decisions_are_refused_and_write_nothing(
 ) -> None:
     # A valid first entry makes sure nothing of a partly good decision is kept.
     await world.decide(case="C-0", entries=[(Q, 3)], decided_on="2025-01-05")
-    before = await counts(db)
+    before = await counts(db, FACTS)
     body = {**f.decision("C-1", [(Q, 5)], "2025-03-10"), **change}
     if change.get("entries"):
         body["entries"] = [{"practitionerCode": Q, "points": 5, "responsibility": "MAIN"}, *change["entries"]]
     data = await world.client.op("RecordDecision", {"input": body}, token=world.national)
     assert codes(data["recordDecision"]) == [code]
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
 
 
 async def test_bureau_decides_only_in_its_region(world: World, client: Client, db: Database) -> None:
-    before = await counts(db)
+    before = await counts(db, FACTS)
     other = client.token("bureau", region="530000")
     result = await world.decide(other, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")
     assert codes(result) == ["FORBIDDEN"]
@@ -175,14 +165,14 @@ async def test_bureau_decides_only_in_its_region(world: World, client: Client, d
     assert codes(await world.decide(institution, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")) == [
         "FORBIDDEN"
     ]
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
     own = client.token("bureau", region="520000")
     assert codes(await world.decide(own, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")) == []
 
 
 async def test_review_errors(world: World, db: Database) -> None:
     await world.decide(case="C-1", entries=[(P, 5)], decided_on="2025-03-10")
-    before = await counts(db)
+    before = await counts(db, FACTS)
     cases = [
         ({**key("C-9"), "outcome": "UPHELD"}, "UNKNOWN_POINT_RECORD"),
         ({**key(), "outcome": "AMENDED"}, "INVALID_INPUT"),
@@ -193,7 +183,7 @@ async def test_review_errors(world: World, db: Database) -> None:
     for change, code in cases:
         body = {"reviewedOn": "2025-04-01", "reason": "r", **change}
         assert codes(await world.review(**body)) == [code], change
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
     await world.review(**key(), outcome="REVOKED", reviewedOn="2025-04-01", reason="r")
     assert codes(await world.review(**key(), outcome="UPHELD", reviewedOn="2025-04-02", reason="r")) == [
         "POINT_RECORD_REVOKED"
@@ -269,9 +259,9 @@ async def test_every_fact_and_sanction_change_is_logged_gaplessly(world: World, 
     await world.decide(case="C-bad", entries=[(P, 99)], decided_on="2025-02-15")  # refused: no event
     await world.decide(case="C-2", entries=[(P, 4)], decided_on="2025-05-20")
     async with db.reader() as conn:
-        rows = (await conn.execute(select(Event.seq, Event.kind, Event.actor).order_by(Event.seq))).all()
+        rows = (await conn.execute(select(Event.seq, Event.type, Event.actor).order_by(Event.seq))).all()
     assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + len(rows)))
-    kinds = [r.kind for r in rows]
+    kinds = [r.type for r in rows]
     assert kinds[-5:] == [
         "decision.recorded",
         "sanction.imposed",
@@ -289,10 +279,10 @@ async def test_objection_to_an_unknown_or_revoked_record(world: World, client: C
     assert codes(unknown["fileObjection"]) == ["UNKNOWN_POINT_RECORD"]
     await world.decide(case="C-1", entries=[(P, 3)], decided_on="2025-03-10")
     await world.review(**key(), outcome="REVOKED", reviewedOn="2025-04-01", reason="r")
-    before = await counts(db)
+    before = await counts(db, FACTS)
     revoked = await client.op("FileObjection", {"input": {**key(), "statement": "?"}}, token=own)
     assert codes(revoked["fileObjection"]) == ["POINT_RECORD_REVOKED"]
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
 
 
 async def test_practitioner_and_regulator_read_what_their_role_allows(world: World, client: Client) -> None:
