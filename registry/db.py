@@ -16,7 +16,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Dialect, MetaData, String, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    MetaData,
+    String,
+    TypeDecorator,
+    func,
+    inspect,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,7 +35,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 DATABASE_NAME = "registry"
 
@@ -45,6 +56,19 @@ class Base(DeclarativeBase):
         date: Date(),
         int: BigInteger(),
     }
+
+
+class Recorded:
+    """When and by whom a fact was recorded on this node."""
+
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+def columns_of(model: type[Base], source: object) -> dict[str, Any]:
+    """The values `source` (a command, a fact) holds for the model's columns, by name: what a new row copies."""
+    names = [column.key for column in inspect(model).column_attrs]
+    return {name: getattr(source, name) for name in names if hasattr(source, name)}
 
 
 class EnumText(TypeDecorator[StrEnum]):

@@ -1,4 +1,4 @@
-"""Domain errors with stable codes, and the input checks that produce them.
+"""Domain errors with stable codes.
 
 Services raise `UserErrors`; the API returns them as `userErrors` data. A problem names its field by a domain
 path (`("entries", 0, "points")`); the API translates it into the caller's terms.
@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
-
-from registry.validation import is_institution_code, is_practitioner_code, is_region_code
 
 
 class Code(StrEnum):
@@ -70,64 +67,3 @@ def raise_if(problems: Iterable[Problem | None]) -> None:
     """End the use case before it writes anything, reporting every problem found."""
     if at_fault := found(*problems):
         raise UserErrors(at_fault)
-
-
-# Input checks: each returns a problem or None, so that a command can list every check and report every mistake
-# in one answer.
-
-
-def _label(field: Path) -> str:
-    return str(field[-1]).replace("_", " ")
-
-
-def check_text(value: str, limit: int, *field: str | int) -> Problem | None:
-    if not value.strip() or len(value) > limit:
-        return Problem(Code.INVALID_INPUT, f"{_label(field)} must be 1 to {limit} characters", field)
-    return None
-
-
-def check_not_future(value: date | None, today: date, *field: str | int) -> Problem | None:
-    if value is not None and value > today:
-        return Problem(Code.DATE_IN_FUTURE, f"{_label(field)} {value} is after today ({today})", field)
-    return None
-
-
-def check_region(code: str, *field: str | int) -> Problem | None:
-    if not is_region_code(code):
-        return Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", field)
-    return None
-
-
-def check_institution_code(code: str, *field: str | int, message: str = "not an institution code") -> Problem | None:
-    if not is_institution_code(code):
-        return Problem(Code.INVALID_CODE, message, field)
-    return None
-
-
-def check_practitioner_code(code: str, *field: str | int, message: str = "not a practitioner code") -> Problem | None:
-    if not is_practitioner_code(code):
-        return Problem(Code.INVALID_CODE, message, field)
-    return None
-
-
-def check_points(points: int | None, *field: str | int) -> Problem | None:
-    if points is not None and not 1 <= points <= 12:
-        return Problem(Code.POINTS_OUT_OF_RANGE, "one decision gives 1 to 12 points", field)
-    return None
-
-
-def check_months(months: int | None, *field: str | int) -> Problem | None:
-    if months is not None and not 1 <= months <= 6:
-        return Problem(Code.SUSPENSION_MONTHS_OUT_OF_RANGE, "suspension months are 1 to 6", field)
-    return None
-
-
-def check_distinct(values: Sequence[str], message: str, *field: str | int) -> Problem | None:
-    if len(set(values)) != len(values):
-        return Problem(Code.INVALID_INPUT, message, field)
-    return None
-
-
-def check_that(condition: bool, message: str, *field: str | int) -> Problem | None:
-    """An INVALID_INPUT problem unless `condition` holds."""
-    return None if condition else Problem(Code.INVALID_INPUT, message, field)

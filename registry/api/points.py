@@ -104,9 +104,11 @@ class RecordRestorationInput:
 
 @strawberry.type
 class RecordDecisionPayload:
-    decision: Decision | None
-    sanctions: list[Sanction] = strawberry.field(description="Every sanction this decision imposed or changed.")
-    user_errors: list[UserError]
+    decision: Decision | None = None
+    sanctions: list[Sanction] = strawberry.field(
+        default_factory=list, description="Every sanction this decision imposed or changed."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -117,16 +119,18 @@ class PointRecordPayload:
 
 @strawberry.type
 class ReviewPointsPayload:
-    point_record: PointRecord | None
-    sanctions: list[Sanction] = strawberry.field(description="Every sanction the review imposed, changed or lifted.")
-    user_errors: list[UserError]
+    point_record: PointRecord | None = None
+    sanctions: list[Sanction] = strawberry.field(
+        default_factory=list, description="Every sanction the review imposed, changed or lifted."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class RecordRestorationPayload:
-    points: int | None = strawberry.field(description="The year's total after the restoration.")
-    sanctions: list[Sanction]
-    user_errors: list[UserError]
+    points: int | None = strawberry.field(default=None, description="The year's total after the restoration.")
+    sanctions: list[Sanction] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -238,9 +242,9 @@ class PointsMutation:
             decisions.record_decision(c.db, cmd, actor=c.actor, node=c.node, policies=c.policies, today=clock.today())
         )
         if result is None:
-            return RecordDecisionPayload(decision=None, sanctions=[], user_errors=errors)
+            return RecordDecisionPayload(user_errors=errors)
         decision = Decision.of(result.decision, result.entries)
-        return RecordDecisionPayload(decision=decision, sanctions=_sanctions(result.sanctions), user_errors=[])
+        return RecordDecisionPayload(decision=decision, sanctions=_sanctions(result.sanctions))
 
     @strawberry.mutation(description="The practitioner contests a point record (异议申诉).")
     async def file_objection(self, info: Info, input: FileObjectionInput) -> PointRecordPayload:
@@ -257,9 +261,9 @@ class PointsMutation:
             reviews.review_points(c.db, cmd, actor=c.actor, node=c.node, policies=c.policies, today=clock.today())
         )
         if result is None:
-            return ReviewPointsPayload(point_record=None, sanctions=[], user_errors=errors)
+            return ReviewPointsPayload(user_errors=errors)
         record = output(PointRecord, result.record)
-        return ReviewPointsPayload(point_record=record, sanctions=_sanctions(result.sanctions), user_errors=[])
+        return ReviewPointsPayload(point_record=record, sanctions=_sanctions(result.sanctions))
 
     @strawberry.mutation(description="Remove points for a qualifying activity (记分修复), where the policy allows it.")
     async def record_restoration(self, info: Info, input: RecordRestorationInput) -> RecordRestorationPayload:
@@ -271,8 +275,8 @@ class PointsMutation:
             )
         )
         if result is None:
-            return RecordRestorationPayload(points=None, sanctions=[], user_errors=errors)
-        return RecordRestorationPayload(points=result.points, sanctions=_sanctions(result.sanctions), user_errors=[])
+            return RecordRestorationPayload(user_errors=errors)
+        return RecordRestorationPayload(points=result.points, sanctions=_sanctions(result.sanctions))
 
 
 def _sanctions(changed: list[rows.Sanction]) -> list[Sanction]:

@@ -11,19 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from registry.errors import (
-    Problem,
-    check_distinct,
-    check_institution_code,
-    check_months,
-    check_not_future,
-    check_points,
-    check_practitioner_code,
-    check_region,
-    check_text,
-    check_that,
-    found,
-)
+from registry import checks
+from registry.errors import Problem, found
 from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome, SanctionKind
 
 
@@ -38,9 +27,9 @@ class DecisionEntry:
 
     def problems(self, *at: str | int) -> list[Problem]:
         return found(
-            check_practitioner_code(self.practitioner_code, *at, "practitioner_code"),
-            check_points(self.points, *at, "points"),
-            check_months(self.suspension_months, *at, "suspension_months"),
+            checks.practitioner_code(self.practitioner_code, *at, "practitioner_code"),
+            checks.points(self.points, *at, "points"),
+            checks.months(self.suspension_months, *at, "suspension_months"),
         )
 
 
@@ -60,28 +49,28 @@ class RecordDecision:
     def problems(self, today: date) -> list[Problem]:
         conduct_from, conduct_to = self.conduct_from, self.conduct_to
         at_fault = found(
-            check_text(self.case_number, 64, "case_number"),
-            check_region(self.region_code, "region_code"),
-            check_institution_code(self.institution_code, "institution_code"),
-            check_text(self.behaviour, 4000, "behaviour"),
-            check_not_future(self.decided_on, today, "decided_on"),
-            check_not_future(conduct_from, today, "conduct_from"),
-            check_not_future(conduct_to, today, "conduct_to"),
-            check_that(
+            checks.text(self.case_number, 64, "case_number"),
+            checks.region(self.region_code, "region_code"),
+            checks.institution_code(self.institution_code, "institution_code"),
+            checks.text(self.behaviour, 4000, "behaviour"),
+            checks.not_future(self.decided_on, today, "decided_on"),
+            checks.not_future(conduct_from, today, "conduct_from"),
+            checks.not_future(conduct_to, today, "conduct_to"),
+            checks.that(
                 not (conduct_from and conduct_to and conduct_from > conduct_to),
                 "the conduct starts after it ends",
                 "conduct_from",
             ),
-            check_that(
+            checks.that(
                 not (conduct_to and conduct_to > self.decided_on), "the conduct ends after the decision", "conduct_to"
             ),
-            check_that(
+            checks.that(
                 self.amount_involved is None or self.amount_involved >= 0,
                 "the amount involved is negative",
                 "amount_involved",
             ),
-            check_that(bool(self.entries), "a decision scores at least one person", "entries"),
-            check_distinct(
+            checks.that(bool(self.entries), "a decision scores at least one person", "entries"),
+            checks.distinct(
                 [e.practitioner_code for e in self.entries], "a person appears twice in one decision", "entries"
             ),
         )
@@ -104,7 +93,7 @@ class FileObjection(PointRecordKey):
     statement: str
 
     def problems(self) -> list[Problem]:
-        return found(check_text(self.statement, 4000, "statement"))
+        return found(checks.text(self.statement, 4000, "statement"))
 
 
 @dataclass(frozen=True)
@@ -118,16 +107,16 @@ class ReviewPoints(PointRecordKey):
     def problems(self, today: date) -> list[Problem]:
         amended = self.outcome is ReviewOutcome.AMENDED
         return found(
-            check_that(not amended or self.points is not None, "an amendment gives the new points", "points"),
-            check_that(
+            checks.that(not amended or self.points is not None, "an amendment gives the new points", "points"),
+            checks.that(
                 amended or (self.points is None and self.suspension_months is None),
                 "only an amendment changes points or months",
                 "points",
             ),
-            check_points(self.points, "points"),
-            check_months(self.suspension_months, "suspension_months"),
-            check_text(self.reason, 4000, "reason"),
-            check_not_future(self.reviewed_on, today, "reviewed_on"),
+            checks.points(self.points, "points"),
+            checks.months(self.suspension_months, "suspension_months"),
+            checks.text(self.reason, 4000, "reason"),
+            checks.not_future(self.reviewed_on, today, "reviewed_on"),
         )
 
 
@@ -140,9 +129,9 @@ class RecordRestoration:
 
     def problems(self, today: date) -> list[Problem]:
         return found(
-            check_text(self.activity, 2000, "activity"),
-            check_region(self.region_code, "region_code"),
-            check_not_future(self.restored_on, today, "restored_on"),
+            checks.text(self.activity, 2000, "activity"),
+            checks.region(self.region_code, "region_code"),
+            checks.not_future(self.restored_on, today, "restored_on"),
         )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access, eventlog
 from registry.auth import Actor
-from registry.db import Database
+from registry.db import Database, columns_of
 from registry.errors import Code, fail, raise_if
 from registry.facts import digest
 from registry.node import Node
@@ -48,30 +48,11 @@ async def record_decision(
         stored = await _stored_case(session, cmd, content_hash)
         if stored is not None:
             return stored
-        decision = Decision(
-            region_code=cmd.region_code,
-            case_number=cmd.case_number,
-            institution_code=cmd.institution_code,
-            basis=cmd.basis,
-            decided_on=cmd.decided_on,
-            conduct_from=cmd.conduct_from,
-            conduct_to=cmd.conduct_to,
-            behaviour=cmd.behaviour,
-            amount_involved=cmd.amount_involved,
-            content_hash=content_hash,
-            recorded_by=actor.subject,
-        )
+        decision = Decision(**columns_of(Decision, cmd), content_hash=content_hash, recorded_by=actor.subject)
         session.add(decision)
         await session.flush()
         entries = [
-            PointRecord(
-                decision_id=decision.id,
-                practitioner_code=e.practitioner_code,
-                decided_on=cmd.decided_on,
-                points=e.points,
-                responsibility=e.responsibility,
-                suspension_months=e.suspension_months,
-            )
+            PointRecord(**columns_of(PointRecord, e), decision_id=decision.id, decided_on=cmd.decided_on)
             for e in cmd.entries
         ]
         session.add_all(entries)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from registry.facts import Fact
-from registry.points.commands import DecisionEntry
+from registry.points.commands import DecisionEntry, PointRecordKey
 from registry.points.enums import DecisionBasis, ReviewOutcome, SanctionKind, SanctionState
 
 CASE: tuple[str, ...] = ("region_code", "case_number")
@@ -39,24 +39,18 @@ class DecisionRecorded(Fact):
 
 
 @dataclass(frozen=True)
-class ObjectionFiled(Fact):
+class ObjectionFiled(PointRecordKey, Fact):
     TYPE: ClassVar[str] = "objection.filed"
     SUBJECT: ClassVar[tuple[str, ...]] = CASE
 
-    case_number: str
-    region_code: str
-    practitioner_code: str
     statement: str
 
 
 @dataclass(frozen=True)
-class PointsReviewed(Fact):
+class PointsReviewed(PointRecordKey, Fact):
     TYPE: ClassVar[str] = "points.reviewed"
     SUBJECT: ClassVar[tuple[str, ...]] = CASE
 
-    case_number: str
-    region_code: str
-    practitioner_code: str
     outcome: ReviewOutcome
     points: int | None
     suspension_months: int | None

@@ -1,7 +1,7 @@
 """Facts (decisions, point records, objections, reviews, restorations) and the sanctions derived from them.
 
-Facts are append-only: a correction is a new row that points at the old one. Sanctions are derived rows that the
-points engine rewrites whenever a person's year is recomputed.
+Facts are append-only: a correction is a new row that points at the old one. Sanctions are derived rows that
+`points/sanctions.py` rewrites whenever a person's year is recomputed.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base, EnumText, one_of
+from registry.db import Base, EnumText, Recorded, one_of
 from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome, SanctionKind, SanctionState
 
 
-class Decision(Base):
+class Decision(Recorded, Base):
     __tablename__ = "decisions"
     __table_args__ = (
         UniqueConstraint("region_code", "case_number", name="uq_decisions_case"),
@@ -47,8 +47,6 @@ class Decision(Base):
     amount_involved: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     # A digest of the decision as sent, so that a resend is recognised as the same decision.
     content_hash: Mapped[str] = mapped_column(String(64))
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
 class PointRecord(Base):
@@ -83,7 +81,7 @@ class Objection(Base):
     filed_by: Mapped[str] = mapped_column(String(64))
 
 
-class Review(Base):
+class Review(Recorded, Base):
     __tablename__ = "reviews"
     __table_args__ = (
         one_of("outcome", ReviewOutcome),
@@ -98,11 +96,9 @@ class Review(Base):
     suspension_months: Mapped[int | None] = mapped_column(SmallInteger)
     reviewed_on: Mapped[date]
     reason: Mapped[str] = mapped_column(Text)
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
-class Restoration(Base):
+class Restoration(Recorded, Base):
     __tablename__ = "restorations"
     __table_args__ = (
         CheckConstraint("points > 0", name="points"),
@@ -115,8 +111,6 @@ class Restoration(Base):
     activity: Mapped[str] = mapped_column(Text)
     restored_on: Mapped[date]
     points: Mapped[int] = mapped_column(SmallInteger)
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
 class Sanction(Base):

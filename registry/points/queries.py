@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, select
@@ -56,15 +57,9 @@ async def list_decisions(db: Database, c: ListCriteria, *, actor: Actor) -> Page
     """Decisions with their entries, newest first, within what the actor may list."""
     access.enforce(access.list_decisions(actor, region_code=c.region_code, institution_code=c.institution_code))
     region, institution = access.listing_scope(actor, c.region_code, c.institution_code)
-    query = _page(select(Decision), Decision.id, c)
-    if region:
-        query = query.where(Decision.region_code.startswith(region_prefix(region)))
+    query = _listing(select(Decision), c, region, Decision.id, Decision.region_code, Decision.decided_on)
     if institution:
         query = query.where(Decision.institution_code == institution)
-    if c.from_date:
-        query = query.where(Decision.decided_on >= c.from_date)
-    if c.to_date:
-        query = query.where(Decision.decided_on <= c.to_date)
     async with db.transaction() as session:
         decisions = list(await session.scalars(query))
         page = decisions[: c.first]
@@ -81,9 +76,7 @@ async def list_sanctions(db: Database, c: ListCriteria, *, actor: Actor) -> Page
     """Sanctions, newest first, within what the actor may list; an institution's are those its cases brought."""
     access.enforce(access.list_sanctions(actor, region_code=c.region_code, institution_code=c.institution_code))
     region, institution = access.listing_scope(actor, c.region_code, c.institution_code)
-    query = _page(select(Sanction), Sanction.id, c)
-    if region:
-        query = query.where(Sanction.region_code.startswith(region_prefix(region)))
+    query = _listing(select(Sanction), c, region, Sanction.id, Sanction.region_code, Sanction.starts_on)
     if institution:
         query = (
             query.join(PointRecord, PointRecord.id == Sanction.cause_point_record_id)
@@ -92,16 +85,27 @@ async def list_sanctions(db: Database, c: ListCriteria, *, actor: Actor) -> Page
         )
     if c.kind:
         query = query.where(Sanction.kind == c.kind)
-    if c.from_date:
-        query = query.where(Sanction.starts_on >= c.from_date)
-    if c.to_date:
-        query = query.where(Sanction.starts_on <= c.to_date)
     async with db.transaction() as session:
         rows = list(await session.scalars(query))
     return Page(rows[: c.first], len(rows) > c.first)
 
 
-def _page(query: Select[T], id_column: InstrumentedAttribute[int], c: ListCriteria) -> Select[T]:
-    """Newest first, one more row than the page to learn whether another page follows."""
+def _listing(
+    query: Select[T],
+    c: ListCriteria,
+    region: str | None,
+    id_column: InstrumentedAttribute[int],
+    region_column: InstrumentedAttribute[str],
+    date_column: InstrumentedAttribute[date],
+) -> Select[T]:
+    """One page, newest first (one row more, to learn whether another page follows), within the region and dates."""
     query = query.order_by(id_column.desc()).limit(c.first + 1)
-    return query if c.after is None else query.where(id_column < c.after)
+    if c.after is not None:
+        query = query.where(id_column < c.after)
+    if region:
+        query = query.where(region_column.startswith(region_prefix(region)))
+    if c.from_date:
+        query = query.where(date_column >= c.from_date)
+    if c.to_date:
+        query = query.where(date_column <= c.to_date)
+    return query

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
 
 from registry import access, eventlog
 from registry.auth import Actor
-from registry.db import Database
+from registry.db import Database, columns_of
 from registry.errors import Code, fail, raise_if
 from registry.node import Node
 from registry.points import rules, sanctions
@@ -42,10 +42,7 @@ async def record_restoration(
     raise_if(cmd.problems(today))
     access.enforce(access.record_restoration(actor, region_code=cmd.region_code))
     async with db.transaction() as session:
-        people = await lookups.lock_people(session, [cmd.practitioner_code])
-        if cmd.practitioner_code not in people:
-            raise lookups.unknown_practitioner(cmd.practitioner_code, "practitioner_code")
-        person = people[cmd.practitioner_code]
+        person = await lookups.lock_person(session, cmd.practitioner_code, "practitioner_code")
         policy = policies.policy_for(person.region_code, cmd.restored_on)
         year = cmd.restored_on.year
         already = await session.scalar(
@@ -68,7 +65,7 @@ async def record_restoration(
             code = Code(refusal)
             raise fail(code, REFUSALS[code].format(policy=policy), "practitioner_code")
         fact = RestorationRecorded.of(cmd, points=points)
-        restoration = Restoration(**asdict(fact), recorded_by=actor.subject)  # the row holds the fact as it is
+        restoration = Restoration(**columns_of(Restoration, fact), recorded_by=actor.subject)
         session.add(restoration)
         await session.flush()
         await eventlog.append(session, fact, node=node.region, actor=actor.subject)

@@ -7,7 +7,7 @@ from datetime import date
 
 from registry import access, eventlog
 from registry.auth import Actor
-from registry.db import Database
+from registry.db import Database, columns_of
 from registry.errors import Code, fail, raise_if
 from registry.node import Node
 from registry.points import records, sanctions
@@ -37,17 +37,7 @@ async def review_points(
             raise fail(Code.INVALID_INPUT, "the review predates the decision", "reviewed_on")
         if (await records.view(session, record.id)).state is RecordState.REVOKED:
             raise fail(Code.POINT_RECORD_REVOKED, "this point record was already revoked", "case_number")
-        session.add(
-            Review(
-                point_record_id=record.id,
-                outcome=cmd.outcome,
-                points=cmd.points,
-                suspension_months=cmd.suspension_months,
-                reviewed_on=cmd.reviewed_on,
-                reason=cmd.reason,
-                recorded_by=actor.subject,
-            )
-        )
+        session.add(Review(**columns_of(Review, cmd), point_record_id=record.id, recorded_by=actor.subject))
         await session.flush()
         await eventlog.append(session, PointsReviewed.of(cmd), node=node.region, actor=actor.subject)
         person = people[cmd.practitioner_code]

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access, eventlog
 from registry.auth import Actor
-from registry.db import Database
+from registry.db import Database, columns_of
 from registry.errors import Code, fail, raise_if
 from registry.node import Node
 from registry.practitioners import lookups
@@ -37,12 +37,7 @@ async def add_affiliation(db: Database, cmd: AddAffiliation, *, actor: Actor, no
             raise fail(
                 Code.ALREADY_REGISTERED, f"{cmd.practitioner_code} is already affiliated with {cmd.institution_code}"
             )
-        affiliation = Affiliation(
-            practitioner_code=cmd.practitioner_code,
-            institution_code=cmd.institution_code,
-            starts_on=cmd.starts_on,
-            recorded_by=actor.subject,
-        )
+        affiliation = Affiliation(**columns_of(Affiliation, cmd), recorded_by=actor.subject)
         session.add(affiliation)
         fact = AffiliationAdded.of(cmd, region_code=institution.region_code)
         await eventlog.append(session, fact, node=node.region, actor=actor.subject)

@@ -9,18 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from registry.errors import (
-    Code,
-    Problem,
-    check_distinct,
-    check_institution_code,
-    check_not_future,
-    check_practitioner_code,
-    check_region,
-    check_text,
-    check_that,
-    found,
-)
+from registry import checks
+from registry.errors import Code, Problem, found
 from registry.practitioners.enums import InstitutionKind, PractitionerCategory
 from registry.validation import is_institution_code, is_resident_id
 
@@ -35,8 +25,8 @@ class RegisterInstitution:
     def problems(self) -> list[Problem]:
         return found(
             self._code_problem(),
-            check_text(self.name, 200, "name"),
-            check_region(self.region_code, "region_code"),
+            checks.text(self.name, 200, "name"),
+            checks.region(self.region_code, "region_code"),
         )
 
     def _code_problem(self) -> Problem | None:
@@ -62,19 +52,19 @@ class RegisterPractitioner:
     def problems(self, today: date) -> list[Problem]:
         institutions = self.institution_codes
         return found(
-            check_practitioner_code(self.code, "code", message="a practitioner code is 1 to 20 letters and digits"),
-            check_text(self.name, 100, "name"),
+            checks.practitioner_code(self.code, "code", message="a practitioner code is 1 to 20 letters and digits"),
+            checks.text(self.name, 100, "name"),
             None
             if is_resident_id(self.id_number)
             else Problem(Code.INVALID_ID_NUMBER, "not a valid 18-character resident ID number", ("id_number",)),
-            check_region(self.region_code, "region_code"),
-            check_that(bool(institutions), "give at least one institution", "institution_codes"),
-            check_distinct(institutions, "an institution is listed twice", "institution_codes"),
+            checks.region(self.region_code, "region_code"),
+            checks.that(bool(institutions), "give at least one institution", "institution_codes"),
+            checks.distinct(institutions, "an institution is listed twice", "institution_codes"),
             *(
-                check_institution_code(code, "institution_codes", i, message=f"{code!r} is not an institution code")
+                checks.institution_code(code, "institution_codes", i, message=f"{code!r} is not an institution code")
                 for i, code in enumerate(institutions)
             ),
-            check_not_future(self.registered_on, today, "registered_on"),
+            checks.not_future(self.registered_on, today, "registered_on"),
         )
 
 
@@ -88,9 +78,9 @@ class AddAffiliation:
 
     def problems(self, today: date) -> list[Problem]:
         return found(
-            check_practitioner_code(self.practitioner_code, "practitioner_code"),
-            check_institution_code(self.institution_code, "institution_code"),
-            check_not_future(self.starts_on, today, "starts_on"),
+            checks.practitioner_code(self.practitioner_code, "practitioner_code"),
+            checks.institution_code(self.institution_code, "institution_code"),
+            checks.not_future(self.starts_on, today, "starts_on"),
         )
 
 
@@ -111,4 +101,4 @@ class DeregisterPractitioner:
     reason: str
 
     def problems(self) -> list[Problem]:
-        return found(check_text(self.reason, 2000, "reason"))
+        return found(checks.text(self.reason, 2000, "reason"))

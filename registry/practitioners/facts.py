@@ -48,22 +48,23 @@ class PractitionerDeregistered(Fact):
 
 
 @dataclass(frozen=True)
-class AffiliationAdded(Fact):
-    TYPE: ClassVar[str] = "affiliation.added"
+class _AffiliationFact(Fact):
     SUBJECT: ClassVar[tuple[str, ...]] = ("practitioner_code",)
 
     practitioner_code: str
     institution_code: str
     region_code: str  # the institution's
+
+
+@dataclass(frozen=True)
+class AffiliationAdded(_AffiliationFact):
+    TYPE: ClassVar[str] = "affiliation.added"
+
     starts_on: date
 
 
 @dataclass(frozen=True)
-class AffiliationEnded(Fact):
+class AffiliationEnded(_AffiliationFact):
     TYPE: ClassVar[str] = "affiliation.ended"
-    SUBJECT: ClassVar[tuple[str, ...]] = ("practitioner_code",)
 
-    practitioner_code: str
-    institution_code: str
-    region_code: str  # the institution's
     ends_on: date

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from registry import access, eventlog
 from registry.auth import Actor
-from registry.db import Database
+from registry.db import Database, columns_of
 from registry.errors import Code, fail, raise_if
 from registry.node import Node
 from registry.practitioners.commands import RegisterInstitution
@@ -22,10 +22,7 @@ async def register_institution(db: Database, cmd: RegisterInstitution, *, actor:
             if (existing.name, existing.kind, existing.region_code) == (cmd.name, cmd.kind, cmd.region_code):
                 return existing
             raise fail(Code.ALREADY_REGISTERED, f"institution {cmd.code} is already registered", "code")
-        fact = InstitutionRegistered.of(cmd)
-        institution = Institution(
-            code=cmd.code, name=cmd.name, kind=cmd.kind, region_code=cmd.region_code, registered_by=actor.subject
-        )
+        institution = Institution(**columns_of(Institution, cmd), registered_by=actor.subject)
         session.add(institution)
-        await eventlog.append(session, fact, node=node.region, actor=actor.subject)
+        await eventlog.append(session, InstitutionRegistered.of(cmd), node=node.region, actor=actor.subject)
         return institution

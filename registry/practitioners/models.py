@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base, EnumText, one_of
+from registry.db import Base, EnumText, Recorded, one_of
 from registry.practitioners.enums import InstitutionKind, PractitionerCategory
 
 
@@ -37,7 +37,7 @@ class Practitioner(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class Registration(Base):
+class Registration(Recorded, Base):
     """A period of 登记备案. A person registered again after a bar gets a new period and a clean status."""
 
     __tablename__ = "registrations"
@@ -50,11 +50,9 @@ class Registration(Base):
     practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
-class Affiliation(Base):
+class Affiliation(Recorded, Base):
     __tablename__ = "affiliations"
     __table_args__ = (
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="period"),
@@ -66,5 +64,3 @@ class Affiliation(Base):
     institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))

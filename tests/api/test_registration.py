@@ -184,74 +184,34 @@ async def test_readers_cannot_register(client: Client, bureau: str, role: tuple[
     assert codes(await register_institution(client, token, code="H52020100009")) == ["FORBIDDEN"]
 
 
+async def affiliation(
+    client: Client, token: str, operation: str, day: str, practitioner: str = "D520201000001"
+) -> dict[str, Any]:
+    """AddAffiliation (day: startsOn) or EndAffiliation (day: endsOn) with H52010100003."""
+    day_field = "startsOn" if operation == "AddAffiliation" else "endsOn"
+    variables = {"input": {"practitionerCode": practitioner, "institutionCode": "H52010100003", day_field: day}}
+    data = await client.op(operation, variables, token=token)
+    return data[operation[0].lower() + operation[1:]]
+
+
 async def test_affiliations_can_be_added_and_ended(client: Client, bureau: str) -> None:
     await register_institution(client, bureau)
     await register_institution(client, bureau, code="H52010100003", region="520101")
     await register_practitioner(client, bureau)
-    added = await client.op(
-        "AddAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201000001",
-                "institutionCode": "H52010100003",
-                "startsOn": "2025-01-01",
-            }
-        },
-        token=bureau,
-    )
-    assert added["addAffiliation"] == {
+    added = await affiliation(client, bureau, "AddAffiliation", "2025-01-01")
+    assert added == {
         "affiliation": {"institutionCode": "H52010100003", "startsOn": "2025-01-01", "endsOn": None},
         "userErrors": [],
     }
-    again = await client.op(
-        "AddAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201000001",
-                "institutionCode": "H52010100003",
-                "startsOn": "2025-02-01",
-            }
-        },
-        token=bureau,
-    )
-    assert codes(again["addAffiliation"]) == ["ALREADY_REGISTERED"]
-    ended = await client.op(
-        "EndAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201000001",
-                "institutionCode": "H52010100003",
-                "endsOn": "2025-03-31",
-            }
-        },
-        token=bureau,
-    )
-    assert ended["endAffiliation"]["affiliation"]["endsOn"] == "2025-03-31"
-    unknown = await client.op(
-        "AddAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201009999",
-                "institutionCode": "H52010100003",
-                "startsOn": "2025-01-01",
-            }
-        },
-        token=bureau,
-    )
-    assert codes(unknown["addAffiliation"]) == ["UNKNOWN_PRACTITIONER"]
+    again = await affiliation(client, bureau, "AddAffiliation", "2025-02-01")
+    assert codes(again) == ["ALREADY_REGISTERED"]
+    ended = await affiliation(client, bureau, "EndAffiliation", "2025-03-31")
+    assert ended["affiliation"]["endsOn"] == "2025-03-31"
+    unknown = await affiliation(client, bureau, "AddAffiliation", "2025-01-01", practitioner="D520201009999")
+    assert codes(unknown) == ["UNKNOWN_PRACTITIONER"]
     other_inst = client.token("institution", institution="H52020100001")
-    foreign = await client.op(
-        "EndAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201000001",
-                "institutionCode": "H52010100003",
-                "endsOn": "2025-03-31",
-            }
-        },
-        token=other_inst,
-    )
-    assert codes(foreign["endAffiliation"]) == ["FORBIDDEN"]
+    foreign = await affiliation(client, other_inst, "EndAffiliation", "2025-03-31")
+    assert codes(foreign) == ["FORBIDDEN"]
 
 
 async def test_deregistration_ends_registration_and_affiliations(client: Client, bureau: str) -> None:

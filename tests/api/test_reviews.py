@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from registry.db import Database
 from registry.models import Decision, Event, Objection, PointRecord, Restoration, Review, Sanction
+from registry.points.facts import DecisionRecorded
 from tests import factories as f
 from tests.helpers import Client, World, brief, codes, counts, sanction
 
@@ -343,3 +344,85 @@ async def test_answers_name_the_policy_they_used(world: World, client: Client) -
     assert national["eligibility"] == {"policyVersion": "national-2025.1", "sanction": None}
     nobody = await client.gql(query, {"c": "NOBODY"}, token=world.national)
     assert nobody["eligibility"] == {"policyVersion": None, "sanction": None}
+
+
+async def test_one_request_replays_a_person_year_once(world: World, client: Client, engine: Any) -> None:
+    await world.decide(case="C-1", entries=[(P, 5)], decided_on="2025-03-10")
+    await world.decide(case="C-2", entries=[(P, 1)], decided_on="2024-03-10")
+    query = """query($c: String!) { practitioner(code: $c) {
+        points(year: 2025) interviewRequired(year: 2025) pointRecords(year: 2025) { points }
+        last: points(year: 2024) } }"""
+    replays: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM restorations" in statement:  # read once by each replay of a person-year
+            replays.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        data = await client.gql(query, {"c": P}, token=world.national)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert data["practitioner"] == {
+        "points": 5,
+        "interviewRequired": False,
+        "pointRecords": [{"points": 5}],
+        "last": 1,
+    }
+    assert len(replays) == 2  # 2025 once for its three fields, 2024 once
+
+
+async def test_user_errors_name_the_graphql_field(world: World) -> None:
+    body = f.decision("C-1", [(P, 5), (Q, 13, 7)], "2025-03-10")
+    data = await world.client.op("RecordDecision", {"input": body}, token=world.national)
+    assert [(e["code"], e["field"]) for e in data["recordDecision"]["userErrors"]] == [
+        ("POINTS_OUT_OF_RANGE", ["input", "entries", "1", "points"]),
+        ("SUSPENSION_MONTHS_OUT_OF_RANGE", ["input", "entries", "1", "suspensionMonths"]),
+    ]
+    unknown = await world.decide(case="C-1", entries=[(P, 5), ("D520201999999", 1)], decided_on="2025-03-10")
+    assert [(e["code"], e["field"]) for e in unknown["userErrors"]] == [
+        ("UNKNOWN_PRACTITIONER", ["input", "entries", "1", "practitionerCode"])
+    ]
+
+
+async def test_the_log_holds_each_fact_in_its_wire_form(world: World, db: Database) -> None:
+    case = "黔医保罚〔2025〕" + "9" * 53 + "号"  # the longest case number: 64 characters
+    assert len(case) == 64
+    result = await world.decide(case=case, entries=[(Q, 9), (P, 12)], decided_on="2025-03-10", amountInvolved="12.5")
+    assert result["userErrors"] == []
+    async with db.reader() as conn:
+        query = select(Event.type, Event.v, Event.subject, Event.fact).order_by(Event.seq.desc()).limit(3)
+        rows = (await conn.execute(query)).all()
+    decision, *changes = reversed(rows)
+    assert (decision.type, decision.v, decision.subject) == ("decision.recorded", 1, f"520201/{case}")
+    assert decision.fact == {
+        "case_number": case,
+        "region_code": "520201",
+        "institution_code": H,
+        "basis": "ADMINISTRATIVE_PENALTY",
+        "decided_on": "2025-03-10",
+        "conduct_from": None,
+        "conduct_to": None,
+        "behaviour": "虚构医疗服务",
+        "amount_involved": "12.50",
+        "entries": [
+            {"practitioner_code": P, "points": 12, "responsibility": "MAIN", "suspension_months": None},
+            {"practitioner_code": Q, "points": 9, "responsibility": "MAIN", "suspension_months": None},
+        ],
+    }
+    assert DecisionRecorded.from_wire(decision.fact).wire() == decision.fact
+    assert [(c.type, c.v, c.subject, c.fact["kind"]) for c in changes] == [
+        ("sanction.imposed", 1, P, "TERMINATION"),
+        ("sanction.imposed", 1, Q, "SUSPENSION"),
+    ]
+    assert changes[0].fact == {
+        "practitioner_code": P,
+        "kind": "TERMINATION",
+        "state": "VALID",
+        "starts_on": "2025-03-10",
+        "ends_on": None,
+        "reregistration_allowed_from": "2028-03-10",
+        "case_number": case,
+        "region_code": "520201",
+        "year": 2025,
+    }
