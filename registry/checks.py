@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from registry.errors import Code, Path, Problem
-from registry.validation import is_institution_code, is_practitioner_code, is_region_code
+from registry.validation import is_institution_code, is_practitioner_code, is_region_code, is_resident_id
 
 
 def _label(field: Path) -> str:
@@ -44,14 +44,20 @@ def practitioner_code(code: str, *field: str | int, message: str = "not a practi
     return None
 
 
-def points(points: int | None, *field: str | int) -> Problem | None:
-    if points is not None and not 1 <= points <= 12:
+def resident_id(number: str, *field: str | int) -> Problem | None:
+    if not is_resident_id(number):
+        return Problem(Code.INVALID_ID_NUMBER, "not a valid 18-character resident ID number", field)
+    return None
+
+
+def points(value: int | None, *field: str | int) -> Problem | None:
+    if value is not None and not 1 <= value <= 12:
         return Problem(Code.POINTS_OUT_OF_RANGE, "one decision gives 1 to 12 points", field)
     return None
 
 
-def months(months: int | None, *field: str | int) -> Problem | None:
-    if months is not None and not 1 <= months <= 6:
+def months(value: int | None, *field: str | int) -> Problem | None:
+    if value is not None and not 1 <= value <= 6:
         return Problem(Code.SUSPENSION_MONTHS_OUT_OF_RANGE, "suspension months are 1 to 6", field)
     return None
 

@@ -6,7 +6,7 @@ path (`("entries", 0, "points")`); the API translates it into the caller's terms
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -63,7 +63,7 @@ def found(*problems: Problem | None) -> list[Problem]:
     return [p for p in problems if p is not None]
 
 
-def raise_if(problems: Iterable[Problem | None]) -> None:
+def raise_if(problems: Sequence[Problem]) -> None:
     """End the use case before it writes anything, reporting every problem found."""
-    if at_fault := found(*problems):
-        raise UserErrors(at_fault)
+    if problems:
+        raise UserErrors(problems)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,11 +16,11 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.app import create_app
-from registry.auth import load_key
+from registry.auth import Actor, Role, issue_token, load_key
 from registry.config import Settings
 from registry.db import Database, create_database, embedded_server, make_engine, sqlalchemy_url
 from registry.migrate import upgrade
-from tests.helpers import Client
+from tests.ops import DOCUMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 # Inside the project: the embedded server makes every parent of its data directory world-readable.
@@ -58,6 +61,40 @@ async def db(engine: AsyncEngine) -> AsyncIterator[Database]:
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings(data_dir=TEST_DATA / "node", database_url=None)
+
+
+@dataclass
+class Client:
+    """Sends GraphQL documents over HTTP, with a bearer token, as a client would."""
+
+    http: httpx.AsyncClient
+    key: bytes
+
+    def token(self, role: str, **scope: str) -> str:
+        return issue_token(self.key, Actor(Role(role), **scope), ttl=timedelta(hours=1))
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def op(self, name: str, variables: dict[str, Any] | None = None, *, token: str) -> dict[str, Any]:
+        """Send a documented operation by name and return its data."""
+        response = await self.http.post(
+            "/graphql",
+            json={"query": DOCUMENTS[name], "operationName": name, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, *, token: str) -> dict[str, Any]:
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
 
 
 @pytest_asyncio.fixture(loop_scope="session")

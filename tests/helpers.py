@@ -1,53 +1,15 @@
-"""Helpers that several test modules share: the GraphQL client, a world of institutions and people driven over
-GraphQL, row counts, and short forms of the answers."""
+"""Helpers that several test modules share: a world of institutions and people driven over GraphQL, row counts,
+and short forms of the answers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 
-from registry.auth import Actor, Role, issue_token
 from registry.db import Base, Database
 from tests import factories as f
-from tests.ops import DOCUMENTS
-
-
-@dataclass
-class Client:
-    """Sends GraphQL documents over HTTP, with a bearer token, as a client would."""
-
-    http: httpx.AsyncClient
-    key: bytes
-
-    def token(self, role: str, **scope: str) -> str:
-        return issue_token(self.key, Actor(Role(role), **scope), ttl=timedelta(hours=1))
-
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
-
-    async def op(self, name: str, variables: dict[str, Any] | None = None, *, token: str) -> dict[str, Any]:
-        """Send a documented operation by name and return its data."""
-        response = await self.http.post(
-            "/graphql",
-            json={"query": DOCUMENTS[name], "operationName": name, "variables": variables or {}},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, *, token: str) -> dict[str, Any]:
-        response = await self.post(query, variables, token=token)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
+from tests.conftest import Client
 
 
 async def counts(db: Database, tables: tuple[type[Base], ...]) -> dict[str, int]:

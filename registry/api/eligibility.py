@@ -51,14 +51,18 @@ class Eligibility:
 
     @classmethod
     def of(cls, answer: service.Answer) -> Eligibility:
-        c, sanction = answer.check, answer.sanction
-        return output(
-            cls,
-            answer,
+        # Written out rather than copied by name: a batch shapes thousands of these per request.
+        c, s = answer.check, answer.sanction
+        return cls(
             practitioner_code=c.practitioner_code,
             institution_code=c.institution_code,
             at=c.at,
-            sanction=None if sanction is None else Sanction.of(sanction),
+            eligible=answer.eligible,
+            status=answer.status,
+            affiliated=answer.affiliated,
+            eligible_again_on=answer.eligible_again_on,
+            sanction=None if s is None else Sanction.of(s),
+            policy_version=answer.policy_version,
         )
 
 

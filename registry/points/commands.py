@@ -57,12 +57,12 @@ class RecordDecision:
             checks.not_future(conduct_from, today, "conduct_from"),
             checks.not_future(conduct_to, today, "conduct_to"),
             checks.that(
-                not (conduct_from and conduct_to and conduct_from > conduct_to),
+                conduct_from is None or conduct_to is None or conduct_from <= conduct_to,
                 "the conduct starts after it ends",
                 "conduct_from",
             ),
             checks.that(
-                not (conduct_to and conduct_to > self.decided_on), "the conduct ends after the decision", "conduct_to"
+                conduct_to is None or conduct_to <= self.decided_on, "the conduct ends after the decision", "conduct_to"
             ),
             checks.that(
                 self.amount_involved is None or self.amount_involved >= 0,

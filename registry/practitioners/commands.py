@@ -12,7 +12,7 @@ from datetime import date
 from registry import checks
 from registry.errors import Code, Problem, found
 from registry.practitioners.enums import InstitutionKind, PractitionerCategory
-from registry.validation import is_institution_code, is_resident_id
+from registry.validation import is_institution_code
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,7 @@ class RegisterPractitioner:
         return found(
             checks.practitioner_code(self.code, "code", message="a practitioner code is 1 to 20 letters and digits"),
             checks.text(self.name, 100, "name"),
-            None
-            if is_resident_id(self.id_number)
-            else Problem(Code.INVALID_ID_NUMBER, "not a valid 18-character resident ID number", ("id_number",)),
+            checks.resident_id(self.id_number, "id_number"),
             checks.region(self.region_code, "region_code"),
             checks.that(bool(institutions), "give at least one institution", "institution_codes"),
             checks.distinct(institutions, "an institution is listed twice", "institution_codes"),

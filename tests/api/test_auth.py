@@ -8,7 +8,7 @@ import pytest
 
 from registry.api.schema import build_schema
 from registry.auth import Actor, Role, issue_token
-from tests.helpers import Client
+from tests.conftest import Client
 
 QUERY = '{ eligibility(practitionerCode: "D520201000001") { eligible } }'
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from tests import factories as f
-from tests.helpers import Client
+from tests.conftest import Client
 
 P = "D520201000001"
 H1, H2 = "H52020100001", "H52020100002"

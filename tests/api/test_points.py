@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests import factories as f
-from tests.helpers import Client, World, brief, sanction
+from tests.conftest import Client
+from tests.helpers import World, brief, sanction
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from registry.db import Database
 from registry.models import Affiliation, Event, Institution, Practitioner, Registration
 from tests import factories as f
-from tests.helpers import Client, codes, counts
+from tests.conftest import Client
+from tests.helpers import codes, counts
 
 TABLES = (Institution, Practitioner, Registration, Affiliation, Event)
 

@@ -11,7 +11,8 @@ from registry.db import Database
 from registry.models import Decision, Event, Objection, PointRecord, Restoration, Review, Sanction
 from registry.points.facts import DecisionRecorded
 from tests import factories as f
-from tests.helpers import Client, World, brief, codes, counts, sanction
+from tests.conftest import Client
+from tests.helpers import World, brief, codes, counts, sanction
 
 P, Q = "D520201000001", "D520201000002"
 H = "H52020100001"
