@@ -17,19 +17,14 @@ from registry.auth import Actor, Role
 from registry.db import Database, create_database, make_engine, sqlalchemy_url
 from registry.migrate import alembic_config
 from registry.node import Node
-from registry.points.commands import DecisionEntry, RecordDecision
+from registry.points.commands import DecisionEntry
 from registry.points.decisions import record_decision
-from registry.points.enums import DecisionBasis, Responsibility
+from registry.points.enums import Responsibility
 from registry.points.policy import default_book
+from tests import samples
 
 DATABASE = "registry_migrations_test"
-CASE = RecordDecision(
-    case_number="黔医保罚〔2025〕1号",
-    region_code="520201",
-    institution_code="H52020100001",
-    basis=DecisionBasis.ADMINISTRATIVE_PENALTY,
-    decided_on=date(2025, 3, 10),
-    behaviour="虚构医疗服务",
+CASE = samples.decision(
     entries=(DecisionEntry("D2", 3, Responsibility.GENERAL), DecisionEntry("D1", 12, Responsibility.MAIN, None)),
     amount_involved=Decimal("100.5"),
 )

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from registry.errors import Code
-from registry.points.commands import DecisionEntry, FileObjection, RecordDecision, RecordRestoration, ReviewPoints
-from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome
+from registry.points.commands import DecisionEntry, FileObjection, RecordRestoration, ReviewPoints
+from registry.points.enums import ReviewOutcome
 from registry.practitioners.commands import (
     AddAffiliation,
     DeregisterPractitioner,
@@ -22,18 +22,11 @@ from registry.practitioners.commands import (
 )
 from registry.practitioners.enums import InstitutionKind, PractitionerCategory
 from tests import factories as f
+from tests import samples
 
 TODAY = date(2025, 6, 30)
 P, Q = "D520201000001", "D520201000002"
-DECISION = RecordDecision(
-    case_number="黔医保罚〔2025〕1号",
-    region_code="520201",
-    institution_code="H52020100001",
-    basis=DecisionBasis.ADMINISTRATIVE_PENALTY,
-    decided_on=date(2025, 3, 10),
-    behaviour="虚构医疗服务",
-    entries=(DecisionEntry(P, 10, Responsibility.MAIN, 4), DecisionEntry(Q, 3, Responsibility.GENERAL)),
-)
+DECISION = samples.decision()
 REVIEW = ReviewPoints("C-1", "520201", P, ReviewOutcome.UPHELD, date(2025, 4, 1), "维持")
 PERSON = RegisterPractitioner(
     code=P,
