@@ -14,9 +14,9 @@ from registry.api.schema import build_schema
 from registry.auth import load_key
 from registry.config import Settings
 from registry.db import Database, make_engine
+from registry.node import Node
 from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
-from registry.practitioners.service import Node
 from registry.web.graphiql import GraphiQLRouter
 
 

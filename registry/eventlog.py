@@ -1,7 +1,9 @@
 """The node's event log: every fact and every derived sanction change, in a gapless sequence.
 
-Gapless because the sequence comes from a counter row updated inside the writing transaction: a rolled-back
-transaction gives its number back, which a PostgreSQL sequence would not. Peers will read this log with a cursor.
+Each event holds a fact in its stable wire form (`registry.facts`): its `type`, its version `v` and the fact
+itself. Gapless because the sequence comes from a counter row updated inside the writing transaction: a
+rolled-back transaction gives its number back, which a PostgreSQL sequence would not. Peers will read this log with
+a cursor.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, func, update
+from sqlalchemy import BigInteger, SmallInteger, String, func, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import Base
+from registry.facts import Fact
 
 
 class EventCounter(Base):
@@ -29,17 +32,17 @@ class Event(Base):
 
     node_region: Mapped[str] = mapped_column(String(6), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64))
-    subject: Mapped[str] = mapped_column(String(64), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    type: Mapped[str] = mapped_column(String(64))
+    # The version of the fact's wire form; 0 marks events written before the stable form (camelCase payloads).
+    v: Mapped[int] = mapped_column(SmallInteger)
+    subject: Mapped[str] = mapped_column(String(80), index=True)
+    fact: Mapped[dict[str, Any]] = mapped_column(JSONB)
     actor: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-async def append(
-    session: AsyncSession, *, node: str, kind: str, subject: str, payload: dict[str, Any], actor: str
-) -> int:
-    """Append one event in the caller's transaction and return its sequence number."""
+async def append(session: AsyncSession, fact: Fact, *, node: str, actor: str) -> int:
+    """Append one fact in the caller's transaction and return its sequence number."""
     await session.execute(insert(EventCounter).values(node_region=node, last_seq=0).on_conflict_do_nothing())
     seq = (
         await session.execute(
@@ -49,5 +52,15 @@ async def append(
             .returning(EventCounter.last_seq)
         )
     ).scalar_one()
-    session.add(Event(node_region=node, seq=seq, kind=kind, subject=subject, payload=payload, actor=actor))
+    session.add(
+        Event(
+            node_region=node,
+            seq=seq,
+            type=fact.TYPE,
+            v=fact.VERSION,
+            subject=fact.subject,
+            fact=fact.wire(),
+            actor=actor,
+        )
+    )
     return seq
