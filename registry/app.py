@@ -20,9 +20,9 @@ from registry.federation import node as network_node
 from registry.federation import replicas
 from registry.federation.keys import public_key_b64
 from registry.federation.runtime import Federation
+from registry.node import Node
 from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
-from registry.practitioners.service import Node
 from registry.web.graphiql import GraphiQLRouter
 
 

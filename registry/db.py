@@ -11,11 +11,23 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
-from sqlalchemy import BigInteger, Date, DateTime, MetaData
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    MetaData,
+    String,
+    TypeDecorator,
+    func,
+    inspect,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -23,11 +35,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
-
-from registry.eventlog import STAGED
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 DATABASE_NAME = "registry"
+# Where a transaction's logged facts wait for the before-commit hook (registry.eventlog stages them).
+STAGED = "registry.staged_facts"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -46,6 +58,42 @@ class Base(DeclarativeBase):
         date: Date(),
         int: BigInteger(),
     }
+
+
+class Recorded:
+    """When and by whom a fact was recorded on this node."""
+
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+def columns_of(model: type[Base], source: object) -> dict[str, Any]:
+    """The values `source` (a command, a fact) holds for the model's columns, by name: what a new row copies."""
+    names = [column.key for column in inspect(model).column_attrs]
+    return {name: getattr(source, name) for name in names if hasattr(source, name)}
+
+
+class EnumText(TypeDecorator[StrEnum]):
+    """A domain enum stored as its value in a plain text column (a CHECK constraint lists the values)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: StrEnum | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
+def one_of(column: str, enum: type[StrEnum]) -> CheckConstraint:
+    """The CHECK constraint that keeps `column` within the enum's values; named after the column."""
+    values = ", ".join(repr(member.value) for member in enum)
+    return CheckConstraint(f"{column} IN ({values})", name=column)
 
 
 def sqlalchemy_url(url: str) -> str:

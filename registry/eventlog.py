@@ -1,41 +1,69 @@
-"""Facts this node issues, staged in the writing transaction.
+"""The facts this node issues, numbered in the writing transaction.
 
-A use case calls `append` after storing its fact. The federation sealer, wired by the app as the database's
-before-commit hook, turns the staged facts into hash-chained envelopes with gapless sequence numbers and signs a
-checkpoint, in the same transaction; a rolled-back use case therefore leaves no event and gives its numbers back.
+A use case calls `append` for each fact it records. The fact takes the next number of this node's gapless
+sequence (its origin seq): the head row stays locked until commit, so a rolled-back transaction gives its numbers
+back, which a PostgreSQL sequence would not. The fact then waits in the session; at commit, the federation sealer
+(wired by the app as the database's before-commit hook) turns the waiting facts into hash-chained, signed
+envelopes in the same transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
 
+from sqlalchemy import BigInteger, String, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
-STAGED = "registry.staged_facts"
+from registry.db import STAGED, Base
+from registry.facts import Fact
+
+GENESIS = "0" * 64  # the hash before an origin's first event
 
 
-class Fact(Protocol):
-    TYPE: ClassVar[str]
-    VERSION: ClassVar[int]
+class OriginHead(Base):
+    """The last event of each origin's hash chain held here (this node's own included): its seq and hash."""
 
-    def wire(self) -> dict[str, Any]:
-        """The stable snake_case form that is hashed, signed and replicated."""
-        ...
+    __tablename__ = "origin_heads"
+
+    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 @dataclass(frozen=True)
 class Staged:
+    seq: int
     fact: Fact
     actor: str
 
 
-def append(session: AsyncSession, fact: Fact, *, actor: str) -> None:
-    """Stage a fact for the log of the transaction `session` belongs to."""
-    session.info.setdefault(STAGED, []).append(Staged(fact, actor))
+async def next_seq(session: AsyncSession, origin: str, count: int = 1) -> int:
+    """Take `count` numbers of `origin`'s sequence (locking its head until commit); return the last one."""
+    await session.execute(
+        insert(OriginHead).values(origin=origin, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["origin"])
+    )
+    return int(
+        (
+            await session.execute(
+                update(OriginHead)
+                .where(OriginHead.origin == origin)
+                .values(seq=OriginHead.seq + count)
+                .returning(OriginHead.seq)
+            )
+        ).scalar_one()
+    )
+
+
+async def append(session: AsyncSession, fact: Fact, *, node: str, actor: str) -> int:
+    """Log `fact` as issued by `node` in the caller's transaction; return its origin seq."""
+    seq = await next_seq(session, node)
+    session.info.setdefault(STAGED, []).append(Staged(seq, fact, actor))
+    return seq
 
 
 def take(session: AsyncSession) -> list[Staged]:
-    """The facts staged so far, removed from the session (the sealer calls this once, before commit)."""
+    """The facts staged so far, in order, removed from the session (the sealer calls this once, before commit)."""
     staged: list[Staged] = session.info.pop(STAGED, [])
     return staged

@@ -1,13 +1,13 @@
 """Every table, gathered so that Alembic sees the whole schema."""
 
 from registry.db import Base
+from registry.eventlog import OriginHead
 from registry.federation.models import (
     Checkpoint,
     FeedEvent,
     FeedHead,
     NodeKey,
     NodeSetting,
-    OriginHead,
     Peer,
     PeerOrigin,
 )

@@ -1,7 +1,7 @@
 """regulators and webhook deliveries
 
 Revision ID: webhooks
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-25 20:30:57.377660
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "webhooks"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

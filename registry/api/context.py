@@ -1,17 +1,20 @@
-"""Per-request context: the authenticated actor and the node's services."""
+"""Per-request context: the authenticated actor, the node's services, and the request's data loaders."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
+from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
 from registry.auth import Actor, InvalidToken, read_token
 from registry.db import Database
+from registry.node import Node
+from registry.points import queries as points
 from registry.points.policy import PolicyBook
-from registry.practitioners.service import Node
+from registry.points.records import PersonYear
 
 
 @dataclass
@@ -29,7 +32,12 @@ class Context(BaseContext):
     def __init__(self, services: Services, actor: Actor | None) -> None:
         super().__init__()
         self.services = services
+        self.db, self.node, self.policies = services.db, services.node, services.policies
         self._actor = actor
+        # A person's year, replayed once per request however many of its fields are asked for.
+        self.person_years = DataLoader[tuple[str, int], PersonYear](
+            load_fn=lambda keys: points.person_years(services.db, services.policies, keys)
+        )
 
     @property
     def actor(self) -> Actor:

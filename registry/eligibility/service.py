@@ -16,10 +16,11 @@ from sqlalchemy import text
 
 from registry.clock import cst_date
 from registry.db import Database
+from registry.points.enums import SanctionKind, SanctionState
 from registry.points.policy import PolicyBook
 
 
-class Status(StrEnum):
+class QualificationStatus(StrEnum):
     NORMAL = "NORMAL"
     SUSPENDED = "SUSPENDED"
     TERMINATED = "TERMINATED"
@@ -36,8 +37,9 @@ class Check:
 
 @dataclass(frozen=True)
 class SanctionInForce:
-    kind: str
-    state: str
+    practitioner_code: str
+    kind: SanctionKind
+    state: SanctionState
     starts_on: date
     ends_on: date | None
     reregistration_allowed_from: date | None
@@ -50,7 +52,7 @@ class SanctionInForce:
 class Answer:
     check: Check
     eligible: bool
-    status: Status
+    status: QualificationStatus
     affiliated: bool | None
     eligible_again_on: date | None
     sanction: SanctionInForce | None
@@ -105,13 +107,16 @@ def _answer(check: Check, day: date, row: object, policies: PolicyBook) -> Answe
     m = row._mapping  # type: ignore[attr-defined]
     affiliated: bool | None = m["affiliated"]
     if not m["registered"]:
-        return Answer(check, False, Status.NOT_REGISTERED, affiliated, None, None, None)
+        return Answer(check, False, QualificationStatus.NOT_REGISTERED, affiliated, None, None, None)
     policy = policies.policy_for(m["region_code"], day)
     if m["kind"] is None:
-        return Answer(check, affiliated is not False, Status.NORMAL, affiliated, None, None, policy.version)
+        return Answer(
+            check, affiliated is not False, QualificationStatus.NORMAL, affiliated, None, None, policy.version
+        )
     sanction = SanctionInForce(
-        m["kind"],
-        m["state"],
+        check.practitioner_code,
+        SanctionKind(m["kind"]),
+        SanctionState(m["state"]),
         m["starts_on"],
         m["ends_on"],
         m["reregistration_allowed_from"],
@@ -120,11 +125,11 @@ def _answer(check: Check, day: date, row: object, policies: PolicyBook) -> Answe
         m["policy_version"],
     )
     eligible_again_on = None
-    if sanction.kind == "SUSPENSION":
-        status, exempt = Status.SUSPENDED, policy.emergency_during_suspension
-        if sanction.state == "VALID" and sanction.ends_on is not None:
+    if sanction.kind is SanctionKind.SUSPENSION:
+        status, exempt = QualificationStatus.SUSPENDED, policy.emergency_during_suspension
+        if sanction.state is SanctionState.VALID and sanction.ends_on is not None:
             eligible_again_on = sanction.ends_on + timedelta(days=1)
     else:
-        status, exempt = Status.TERMINATED, policy.emergency_during_termination
+        status, exempt = QualificationStatus.TERMINATED, policy.emergency_during_termination
     eligible = affiliated is not False and check.emergency and exempt
     return Answer(check, eligible, status, affiliated, eligible_again_on, sanction, policy.version)

@@ -19,9 +19,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db import Database
+from registry.eventlog import OriginHead
 from registry.federation import envelope, log
 from registry.federation.keys import parse_public_key
-from registry.federation.models import FeedEvent, NodeKey, OriginHead, Peer, PeerOrigin
+from registry.federation.models import FeedEvent, NodeKey, Peer, PeerOrigin
 
 NATIONAL = "000000"
 NODE_KEY = "node.key"

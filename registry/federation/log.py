@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, text, update
@@ -16,8 +15,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import eventlog
+from registry.eventlog import OriginHead
 from registry.federation import envelope
-from registry.federation.models import GENESIS, Checkpoint, FeedEvent, FeedHead, OriginHead
+from registry.federation.models import Checkpoint, FeedEvent, FeedHead
 
 FEED_CHANNEL = "registry_feed"  # NOTIFY after a commit that added to the feed: the leader pushes to peers
 # Big transactions (an import) still give pages that can end every so often.
@@ -35,16 +35,6 @@ class Row:
     envelope: str
     cut: bool
     actor: str | None = None
-
-
-async def lock_head(session: AsyncSession, origin: str) -> OriginHead:
-    """The head of `origin`'s chain, locked until commit (created at the genesis on first use)."""
-    await session.execute(
-        insert(OriginHead).values(origin=origin, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["origin"])
-    )
-    head = await session.scalar(select(OriginHead).where(OriginHead.origin == origin).with_for_update())
-    assert head is not None
-    return head
 
 
 async def heads(session: AsyncSession, origins: Iterable[str]) -> dict[str, OriginHead]:
@@ -92,25 +82,24 @@ class Sealer:
 
     async def __call__(self, session: AsyncSession) -> None:
         staged = eventlog.take(session)
-        if staged:
-            await self.seal(session, [(s.fact.TYPE, s.fact.VERSION, s.fact.wire(), s.actor) for s in staged])
-
-    async def seal(self, session: AsyncSession, facts: Sequence[tuple[str, int, dict[str, Any], str | None]]) -> None:
-        head = await lock_head(session, self.origin)
-        seq, prev = head.seq, head.hash
+        if not staged:
+            return
+        # The use case took the seqs (and locked the head) when it logged the facts; the hash is still the last
+        # sealed event's.
+        head = await session.scalar(select(OriginHead).where(OriginHead.origin == self.origin))
+        assert head is not None and head.seq == staged[-1].seq, "facts were numbered outside this transaction"
+        prev = head.hash
         rows: list[Row] = []
         checkpoints: list[envelope.Checkpoint] = []
-        for i, (type_, version, fact, actor) in enumerate(facts):
-            seq += 1
-            sealed = envelope.seal(self.origin, seq, prev, type_, fact, v=version)
+        for i, item in enumerate(staged):
+            sealed = envelope.seal(self.origin, item.seq, prev, item.fact.TYPE, item.fact.wire(), v=item.fact.VERSION)
             prev = sealed.hash
-            cut = i == len(facts) - 1 or (i + 1) % self._every == 0
+            cut = i == len(staged) - 1 or (i + 1) % self._every == 0
             if cut:
-                checkpoints.append(
-                    envelope.parse_checkpoint(envelope.sign_checkpoint(self._key, self.origin, seq, prev))
-                )
-            rows.append(Row(self.origin, seq, prev, type_, sealed.raw.decode(), cut, actor))
-        head.seq, head.hash = seq, prev
+                raw = envelope.sign_checkpoint(self._key, self.origin, item.seq, prev)
+                checkpoints.append(envelope.parse_checkpoint(raw))
+            rows.append(Row(self.origin, item.seq, prev, item.fact.TYPE, sealed.raw.decode(), cut, item.actor))
+        head.hash = prev
         await store(session, rows, checkpoints)
 
 

@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import Base
 
-GENESIS = "0" * 64
-
 
 class FeedEvent(Base):
     """One envelope, stored byte for byte, at a gapless local position (what peers page through)."""
@@ -39,16 +37,6 @@ class FeedHead(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     position: Mapped[int] = mapped_column(BigInteger)
-
-
-class OriginHead(Base):
-    """The last event accepted of each origin's hash chain (this node's own chain included)."""
-
-    __tablename__ = "origin_heads"
-
-    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Checkpoint(Base):

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from registry import eventlog
 from registry.db import Database
+from registry.facts import Fact
 from registry.federation.envelope import is_node_region
 from registry.federation.keys import parse_public_key
 from registry.federation.models import NodeKey, Peer
@@ -24,16 +25,13 @@ CONFIG_CHANNEL = "registry_config"
 
 
 @dataclass(frozen=True)
-class NodeKeyPublished:
+class NodeKeyPublished(Fact):
     """The national node vouches that `public_key` speaks for `region_code`."""
 
     TYPE: ClassVar[str] = "node.key"
-    VERSION: ClassVar[int] = 1
+    SUBJECT: ClassVar[tuple[str, ...]] = ("region_code",)
     region_code: str
     public_key: str
-
-    def wire(self) -> dict[str, Any]:
-        return {"region_code": self.region_code, "public_key": self.public_key}
 
 
 class PeerError(ValueError):
@@ -86,7 +84,7 @@ async def add(db: Database, *, own_region: str, region: str, url: str, key: str)
             .returning(NodeKey.region)
         )
         if own_region == NATIONAL and fresh_key is not None:
-            eventlog.append(session, NodeKeyPublished(region, key), actor="operator")
+            await eventlog.append(session, NodeKeyPublished(region, key), node=own_region, actor="operator")
         await session.execute(text("SELECT pg_notify(:c, '')"), {"c": CONFIG_CHANNEL})
         return said
 

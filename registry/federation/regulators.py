@@ -23,7 +23,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import Base, Database, make_engine
 from registry.errors import Code, Problem, UserErrors, raise_if
-from registry.practitioners.models import CATEGORIES
+from registry.practitioners.enums import PractitionerCategory
+
+CATEGORIES = tuple(c.value for c in PractitionerCategory)
 
 CONFIG_CHANNEL = "registry_config"
 SECRET_PREFIX = "whsec_"

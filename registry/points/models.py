@@ -1,7 +1,7 @@
 """Facts (decisions, point records, objections, reviews, restorations) and the sanctions derived from them.
 
-Facts are append-only: a correction is a new row that points at the old one. Sanctions are derived rows that the
-points service rewrites whenever a person's year is recomputed.
+Facts are append-only: a correction is a new row that points at the old one. Sanctions are derived rows that
+`points/sanctions.py` rewrites whenever a person's year is recomputed.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base
+from registry.db import Base, EnumText, Recorded, one_of
+from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome, SanctionKind, SanctionState
 
 
-class Decision(Base):
+class Decision(Recorded, Base):
     __tablename__ = "decisions"
     __table_args__ = (
         UniqueConstraint("region_code", "case_number", name="uq_decisions_case"),
-        CheckConstraint("basis IN ('ADMINISTRATIVE_PENALTY', 'AGREEMENT_HANDLING')", name="basis"),
+        one_of("basis", DecisionBasis),
         Index("ix_decisions_institution", "institution_code", "decided_on"),
         Index("ix_decisions_region_date", "region_code", "decided_on"),
     )
@@ -38,7 +39,7 @@ class Decision(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     case_number: Mapped[str] = mapped_column(String(64))
     institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
-    basis: Mapped[str] = mapped_column(String(32))
+    basis: Mapped[DecisionBasis] = mapped_column(EnumText(DecisionBasis, 32))
     decided_on: Mapped[date]
     conduct_from: Mapped[date | None]
     conduct_to: Mapped[date | None]
@@ -46,8 +47,6 @@ class Decision(Base):
     amount_involved: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     # A digest of the decision as sent, so that a resend is recognised as the same decision.
     content_hash: Mapped[str] = mapped_column(String(64))
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
 class PointRecord(Base):
@@ -58,7 +57,7 @@ class PointRecord(Base):
         UniqueConstraint("decision_id", "practitioner_code", name="uq_point_records_entry"),
         CheckConstraint("points BETWEEN 1 AND 12", name="points"),
         CheckConstraint("suspension_months BETWEEN 1 AND 6", name="months"),
-        CheckConstraint("responsibility IN ('MAIN', 'IMPORTANT', 'GENERAL')", name="responsibility"),
+        one_of("responsibility", Responsibility),
         Index("ix_point_records_person_date", "practitioner_code", "decided_on"),
     )
 
@@ -68,7 +67,7 @@ class PointRecord(Base):
     # Copied from the decision (immutable there too) so a person's year is one index range.
     decided_on: Mapped[date]
     points: Mapped[int] = mapped_column(SmallInteger)
-    responsibility: Mapped[str] = mapped_column(String(16))
+    responsibility: Mapped[Responsibility] = mapped_column(EnumText(Responsibility, 16))
     suspension_months: Mapped[int | None] = mapped_column(SmallInteger)
 
 
@@ -82,26 +81,24 @@ class Objection(Base):
     filed_by: Mapped[str] = mapped_column(String(64))
 
 
-class Review(Base):
+class Review(Recorded, Base):
     __tablename__ = "reviews"
     __table_args__ = (
-        CheckConstraint("outcome IN ('UPHELD', 'AMENDED', 'REVOKED')", name="outcome"),
+        one_of("outcome", ReviewOutcome),
         CheckConstraint("points BETWEEN 1 AND 12", name="points"),
         CheckConstraint("suspension_months BETWEEN 1 AND 6", name="months"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     point_record_id: Mapped[int] = mapped_column(ForeignKey("point_records.id"), index=True)
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[ReviewOutcome] = mapped_column(EnumText(ReviewOutcome, 16))
     points: Mapped[int | None] = mapped_column(SmallInteger)
     suspension_months: Mapped[int | None] = mapped_column(SmallInteger)
     reviewed_on: Mapped[date]
     reason: Mapped[str] = mapped_column(Text)
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
-class Restoration(Base):
+class Restoration(Recorded, Base):
     __tablename__ = "restorations"
     __table_args__ = (
         CheckConstraint("points > 0", name="points"),
@@ -114,8 +111,6 @@ class Restoration(Base):
     activity: Mapped[str] = mapped_column(Text)
     restored_on: Mapped[date]
     points: Mapped[int] = mapped_column(SmallInteger)
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
 class Sanction(Base):
@@ -124,8 +119,8 @@ class Sanction(Base):
     __tablename__ = "sanctions"
     __table_args__ = (
         UniqueConstraint("cause_point_record_id", "kind", name="uq_sanctions_cause"),
-        CheckConstraint("kind IN ('SUSPENSION', 'TERMINATION')", name="kind"),
-        CheckConstraint("state IN ('VALID', 'LIFTED', 'SUPERSEDED')", name="state"),
+        one_of("kind", SanctionKind),
+        one_of("state", SanctionState),
         # The eligibility hot path: a person's sanctions that remove qualification on some day.
         Index(
             "ix_sanctions_in_force",
@@ -139,8 +134,8 @@ class Sanction(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
     year: Mapped[int] = mapped_column(SmallInteger)
-    kind: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[SanctionKind] = mapped_column(EnumText(SanctionKind, 16))
+    state: Mapped[SanctionState] = mapped_column(EnumText(SanctionState, 16))
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]
     # The last day it actually removes qualification (earlier than ends_on when superseded); NULL is open-ended.

@@ -10,38 +10,15 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from registry.points.enums import RecordState, ReviewOutcome, SanctionKind, SanctionState
 from registry.points.policy import Policy
 
 CST = ZoneInfo("Asia/Shanghai")
-
-
-class RecordState(StrEnum):
-    VALID = "VALID"
-    DISPUTED = "DISPUTED"  # an objection is pending; the points still count
-    REVOKED = "REVOKED"
-
-
-class SanctionKind(StrEnum):
-    SUSPENSION = "SUSPENSION"
-    TERMINATION = "TERMINATION"
-
-
-class SanctionState(StrEnum):
-    VALID = "VALID"
-    LIFTED = "LIFTED"
-    SUPERSEDED = "SUPERSEDED"
-
-
-class ReviewOutcome(StrEnum):
-    UPHELD = "UPHELD"
-    AMENDED = "AMENDED"
-    REVOKED = "REVOKED"
 
 
 @dataclass(frozen=True)

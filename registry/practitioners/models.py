@@ -7,31 +7,17 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base
-
-INSTITUTION_KINDS = ("MEDICAL_INSTITUTION", "RETAIL_PHARMACY")
-CATEGORIES = (
-    "PHYSICIAN",
-    "NURSE",
-    "PHARMACIST",
-    "MEDICAL_TECHNICIAN",
-    "THERAPIST",
-    "SETTLEMENT_REVIEWER",
-    "PHARMACY_PRINCIPAL",
-)
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from registry.db import Base, EnumText, Recorded, one_of
+from registry.practitioners.enums import InstitutionKind, PractitionerCategory
 
 
 class Institution(Base):
     __tablename__ = "institutions"
-    __table_args__ = (CheckConstraint(_one_of("kind", INSTITUTION_KINDS), name="kind"),)
+    __table_args__ = (one_of("kind", InstitutionKind),)
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[InstitutionKind] = mapped_column(EnumText(InstitutionKind, 32))
     region_code: Mapped[str] = mapped_column(String(6))
     registered_at: Mapped[datetime] = mapped_column(server_default=func.now())
     registered_by: Mapped[str] = mapped_column(String(64))
@@ -39,11 +25,11 @@ class Institution(Base):
 
 class Practitioner(Base):
     __tablename__ = "practitioners"
-    __table_args__ = (CheckConstraint(_one_of("category", CATEGORIES), name="category"),)
+    __table_args__ = (one_of("category", PractitionerCategory),)
 
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    category: Mapped[str] = mapped_column(String(32))
+    category: Mapped[PractitionerCategory] = mapped_column(EnumText(PractitionerCategory, 32))
     region_code: Mapped[str] = mapped_column(String(6))
     # The resident ID is never kept in clear: a keyed hash to find the person again, a masked form to show.
     id_hash: Mapped[str] = mapped_column(String(64), index=True)
@@ -51,7 +37,7 @@ class Practitioner(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class Registration(Base):
+class Registration(Recorded, Base):
     """A period of 登记备案. A person registered again after a bar gets a new period and a clean status."""
 
     __tablename__ = "registrations"
@@ -64,11 +50,9 @@ class Registration(Base):
     practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
-class Affiliation(Base):
+class Affiliation(Recorded, Base):
     __tablename__ = "affiliations"
     __table_args__ = (
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="period"),
@@ -80,5 +64,3 @@ class Affiliation(Base):
     institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))

@@ -25,8 +25,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 from registry.web.graphiql import example_variables
 from tests.conftest import TEST_DATA
 from tests.factories import institution, practitioner
-from tests.integration.test_node import clean_env, run_registry, serve
 from tests.ops import DOCUMENTS
+from tests.processes import clean_env, run_registry, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -55,7 +55,7 @@ def node() -> Iterator[tuple[str, str]]:
     path = TEST_DATA / "node-browser"
     shutil.rmtree(path, ignore_errors=True)
     env = clean_env()
-    process, base = serve(path, env)
+    process, base, _ = serve(path, env)
     try:
         token = run_registry("token", "--data-dir", str(path), "--role", "national", env=env)
         code, institution_code = EXAMPLE["practitionerCode"], EXAMPLE["institutionCode"]

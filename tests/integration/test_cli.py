@@ -18,7 +18,7 @@ import pytest
 from registry.cli import build_parser
 from registry.config import Settings, env_name
 from tests.conftest import TEST_DATA
-from tests.integration.test_node import REGISTRY, clean_env
+from tests.processes import REGISTRY, clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
