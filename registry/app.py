@@ -49,7 +49,8 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = federation.running(db, replicas.apply) if settings.federation_worker else contextlib.nullcontext()
+        apply = replicas.Applier(app.state.services.policies)
+        worker = federation.running(db, apply) if settings.federation_worker else contextlib.nullcontext()
         async with worker:
             yield
         await db.dispose()

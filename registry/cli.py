@@ -313,14 +313,13 @@ def prepare_node(url: str, settings: Settings) -> None:
 def with_node_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(db)` against this node's database (started if embedded), sealing what it logs as this node."""
     from registry.db import Database, make_engine, stop_embedded
-    from registry.federation.log import Sealer
     from registry.federation.node import private_key
+    from registry.federation.runtime import Federation
 
     region = node_region(settings)
 
     async def run() -> T:
-        db = Database(make_engine(url))
-        db.before_commit = Sealer(region, private_key(settings.data_dir))
+        db = Federation(region, private_key(settings.data_dir)).seal(Database(make_engine(url)))
         try:
             return await work(db)
         finally:
@@ -449,7 +448,7 @@ def regulator(args: argparse.Namespace) -> None:
 
     async def work(db: Any) -> list[str]:
         if args.action == "list":
-            return [json.dumps(regulators.describe(r)) for r in await regulators.list_regulators(db)]
+            return [json.dumps(regulators.describe(r), ensure_ascii=False) for r in await regulators.list_regulators(db)]
         said = await regulators.add_regulator(
             db,
             name=args.name,
@@ -458,7 +457,7 @@ def regulator(args: argparse.Namespace) -> None:
             categories=regulators.split_list(args.categories),
             regions=regulators.split_list(args.regions) if args.regions else None,
         )
-        return [f"regulator {args.name} {said}"]
+        return [f"regulator {args.name.strip()} {said}"]
 
     try:
         print("\n".join(with_node_database(settings, work)))

@@ -61,10 +61,16 @@ class Base(DeclarativeBase):
 
 
 class Recorded:
-    """When and by whom a fact was recorded on this node."""
+    """When and by whom a fact was recorded on this node, and which node issued it.
+
+    `origin` and `origin_seq` place the fact in its issuer's log: they, never the local arrival, order a person's
+    facts, so every node derives the same sanctions from the same facts.
+    """
 
     recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
     recorded_by: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(6))
+    origin_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 def columns_of(model: type[Base], source: object) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import STAGED, Base
-from registry.facts import Fact
+from registry.errors import Code, fail
+from registry.facts import Fact, Issued
+from registry.validation import speaks_for
 
 GENESIS = "0" * 64  # the hash before an origin's first event
 
@@ -56,11 +58,16 @@ async def next_seq(session: AsyncSession, origin: str, count: int = 1) -> int:
     )
 
 
-async def append(session: AsyncSession, fact: Fact, *, node: str, actor: str) -> int:
-    """Log `fact` as issued by `node` in the caller's transaction; return its origin seq."""
+async def append(session: AsyncSession, fact: Fact, *, node: str, actor: str) -> Issued:
+    """Log `fact` as issued by the node of region `node` in the caller's transaction; say where it stands in the
+    node's log. A node issues facts only about the regions it speaks for (peers refuse the others): WRONG_NODE.
+    """
+    region = getattr(fact, "region_code", node)
+    if not speaks_for(node, region):
+        raise fail(Code.WRONG_NODE, f"this node speaks for {node}; record facts of {region} at the node of {region}")
     seq = await next_seq(session, node)
     session.info.setdefault(STAGED, []).append(Staged(seq, fact, actor))
-    return seq
+    return Issued(node, seq, actor)
 
 
 def take(session: AsyncSession) -> list[Staged]:

@@ -13,8 +13,8 @@ from registry.federation.models import (
 )
 from registry.federation.regulators import Regulator
 from registry.federation.webhooks import WebhookDelivery
-from registry.points.models import Decision, Objection, PointRecord, Restoration, Review, Sanction
-from registry.practitioners.models import Affiliation, Institution, Practitioner, Registration
+from registry.points.models import Decision, Objection, PointRecord, Restoration, Review, Sanction, SanctionChangeRow
+from registry.practitioners.models import Affiliation, Deregistration, Institution, Practitioner, Registration
 
 metadata = Base.metadata
 
@@ -22,6 +22,7 @@ __all__ = [
     "Affiliation",
     "Checkpoint",
     "Decision",
+    "Deregistration",
     "FeedEvent",
     "FeedHead",
     "Institution",
@@ -38,6 +39,7 @@ __all__ = [
     "Restoration",
     "Review",
     "Sanction",
+    "SanctionChangeRow",
     "WebhookDelivery",
     "metadata",
 ]

@@ -1,18 +1,84 @@
-"""Applying other origins' verified facts to this node's tables, as replicas."""
+"""Applying other nodes' verified facts to this node's tables, as replicas, through the same store functions the
+local use cases use; then recomputing each person-year the page touched, once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.facts import Fact, Issued
 from registry.federation.inbox import Rejected, Replica
+from registry.points import sanctions
+from registry.points import store as points
+from registry.points.facts import DecisionRecorded, ObjectionFiled, PointsReviewed, RestorationRecorded
+from registry.points.policy import PolicyBook
+from registry.practitioners import lookups
+from registry.practitioners import store as practitioners
+from registry.practitioners.facts import (
+    AffiliationAdded,
+    AffiliationEnded,
+    InstitutionRegistered,
+    PractitionerDeregistered,
+    PractitionerRegistered,
+)
 
-# Facts the inbox itself takes care of (keys), or that carry nothing to store.
-HANDLED_BY_INBOX = frozenset({"node.key"})
+PersonYears = list[tuple[str, int]]
+Store = Callable[[AsyncSession, Any, Issued], Awaitable[Any]]
 
 
-async def apply(session: AsyncSession, replicas: Sequence[Replica]) -> None:
-    for replica in replicas:
-        if replica.type not in HANDLED_BY_INBOX:
-            raise Rejected(f"{replica.origin}#{replica.seq}: no way to apply a {replica.type} fact here yet")
+def _registration(store: Store) -> Callable[[AsyncSession, Any, Issued], Awaitable[PersonYears]]:
+    """Registration facts touch no person-year: sanctions do not depend on them."""
+
+    async def apply(session: AsyncSession, fact: Any, at: Issued) -> PersonYears:
+        await store(session, fact, at)
+        return []
+
+    return apply
+
+
+# Each type: how to read it, and how to store it. `node.key` is taken care of by the inbox (it teaches keys).
+APPLY: dict[str, tuple[type[Fact], Callable[[AsyncSession, Any, Issued], Awaitable[PersonYears]]]] = {
+    InstitutionRegistered.TYPE: (InstitutionRegistered, _registration(practitioners.institution)),
+    PractitionerRegistered.TYPE: (PractitionerRegistered, _registration(practitioners.registration)),
+    PractitionerDeregistered.TYPE: (PractitionerDeregistered, _registration(practitioners.deregistration)),
+    AffiliationAdded.TYPE: (AffiliationAdded, _registration(practitioners.affiliation_added)),
+    AffiliationEnded.TYPE: (AffiliationEnded, _registration(practitioners.affiliation_ended)),
+    DecisionRecorded.TYPE: (DecisionRecorded, points.decision),
+    ObjectionFiled.TYPE: (ObjectionFiled, points.objection),
+    PointsReviewed.TYPE: (PointsReviewed, points.review),
+    RestorationRecorded.TYPE: (RestorationRecorded, points.restoration),
+}
+INBOX_TYPES = frozenset({"node.key"})
+
+
+def _people(fact: Fact) -> list[str]:
+    """The practitioners a fact is about, locked before it is stored."""
+    if isinstance(fact, DecisionRecorded):
+        return [e.practitioner_code for e in fact.entries]
+    code = getattr(fact, "practitioner_code", None) or (fact.code if isinstance(fact, PractitionerRegistered) else None)
+    return [code] if code else []
+
+
+class Applier:
+    def __init__(self, policies: PolicyBook) -> None:
+        self.policies = policies
+
+    async def __call__(self, session: AsyncSession, replicas: Sequence[Replica]) -> None:
+        facts: list[tuple[Fact, Issued]] = []
+        for replica in replicas:
+            if replica.type in INBOX_TYPES:
+                continue
+            kind = APPLY.get(replica.type)
+            if kind is None:
+                raise Rejected(f"{replica.origin}#{replica.seq}: unknown fact type {replica.type}")
+            try:
+                facts.append((kind[0].from_wire(replica.fact), Issued(replica.origin, replica.seq, "replica")))
+            except ValueError as exc:
+                raise Rejected(f"{replica.origin}#{replica.seq}: {exc}") from None
+        await lookups.lock_codes(session, [code for fact, _ in facts for code in _people(fact)])
+        touched: PersonYears = []
+        for fact, at in facts:
+            touched += await APPLY[fact.TYPE][1](session, fact, at)
+        await sanctions.recompute(session, self.policies, touched)

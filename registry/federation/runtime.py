@@ -32,8 +32,13 @@ class Federation:
     webhook_retry_base: float = 5.0
 
     def attach(self, app: FastAPI, db: Database) -> None:
-        """Seal every fact this node issues and queue the regulators' notifications, in the commit of the use case
-        that caused them; serve the feed to peers."""
+        """Seal this node's facts (see `seal`) and serve the feed to peers."""
+        self.seal(db)
+        app.include_router(make_router(db, self.region))
+
+    def seal(self, db: Database) -> Database:
+        """Make every use case on `db` seal the facts it logged and queue the regulators' notifications of the
+        sanction changes it derived, in its own commit."""
         sealer = Sealer(self.region, self.private_key)
 
         async def before_commit(session: AsyncSession) -> None:
@@ -41,7 +46,7 @@ class Federation:
             await webhooks.enqueue(session, changes.take(session))
 
         db.before_commit = before_commit
-        app.include_router(make_router(db, self.region))
+        return db
 
     @asynccontextmanager
     async def running(self, db: Database, apply_replicas: ApplyReplicas) -> AsyncIterator[Worker]:
