@@ -40,12 +40,20 @@ class RegulatorStatus:
     last_delivered_at: datetime | None
 
 
+@strawberry.type(description="A chain of facts this node holds: its own, or another origin's replicated here.")
+class OriginStatus:
+    region: str = strawberry.field(description="The node that issued the facts.")
+    seq: int = strawberry.field(description="Its last fact held here.")
+    checkpoint_seq: int = strawberry.field(description="Its last signed checkpoint verified here (signed, if ours).")
+
+
 @strawberry.type
 class FederationStatus:
     region: str = strawberry.field(description="The region this node speaks for.")
     public_key: str = strawberry.field(description="This node's Ed25519 public key (base64).")
     peers: list[PeerStatus]
     regulators: list[RegulatorStatus]
+    origins: list[OriginStatus]
 
 
 @strawberry.type
@@ -79,5 +87,9 @@ class FederationQuery:
                     name=r.name, url=r.url, pending=r.pending, failed=r.failed, last_delivered_at=r.last_delivered_at
                 )
                 for r in await regulator_status(services.db)
+            ],
+            origins=[
+                OriginStatus(region=o.region, seq=o.seq, checkpoint_seq=o.checkpoint_seq)
+                for o in await status.origins(services.db)
             ],
         )

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from registry.db import Database
-from registry.federation.models import Peer
+from registry.eventlog import OriginHead
+from registry.federation.models import Checkpoint, Peer
 
 
 class PeerState(StrEnum):
@@ -66,3 +67,27 @@ async def peers(db: Database, now: datetime, stale_after: timedelta) -> list[Pee
 async def degraded(db: Database, now: datetime, stale_after: timedelta) -> bool:
     """True when any peer is STALE, UNREACHABLE or HALTED: a billing system may then choose to fail closed."""
     return any(p.state is not PeerState.OK for p in await peers(db, now, stale_after))
+
+
+@dataclass(frozen=True)
+class OriginStatus:
+    region: str
+    seq: int  # the last event of its chain held here
+    checkpoint_seq: int  # the last of its signed checkpoints verified (or, for this node, signed) here
+
+
+async def origins(db: Database) -> list[OriginStatus]:
+    """Every origin's chain this node holds, with how far its signed checkpoints reach."""
+    async with db.reader() as conn:
+        rows = (
+            await conn.execute(
+                select(
+                    OriginHead.origin,
+                    OriginHead.seq,
+                    select(func.coalesce(func.max(Checkpoint.seq), 0))
+                    .where(Checkpoint.origin == OriginHead.origin)
+                    .scalar_subquery(),
+                ).order_by(OriginHead.origin)
+            )
+        ).all()
+    return [OriginStatus(region, seq, checkpoint) for region, seq, checkpoint in rows]

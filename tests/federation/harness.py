@@ -7,9 +7,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,15 +18,9 @@ import httpx
 
 from tests.conftest import TEST_DATA
 from tests.ops import DOCUMENTS
+from tests.processes import REGISTRY, free_port
 
-REGISTRY = [sys.executable, "-m", "registry.cli"]
 ROOT = TEST_DATA / "federation"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1, what: str = "condition") -> Any:
@@ -155,7 +147,8 @@ class Node:
     def status(self) -> dict[str, Any]:
         query = """{ federationStatus { region publicKey
             peers { region url lastHeardAt lastSeq appliedSeq acknowledgedSeq state rejectedCount }
-            regulators { name url pending failed lastDeliveredAt } } }"""
+            regulators { name url pending failed lastDeliveredAt }
+            origins { region seq checkpointSeq } } }"""
         return dict(self.graphql(query)["federationStatus"])
 
     def peer(self, region: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.federation.harness import free_port
+from tests.processes import free_port
 
 
 class TamperingProxy:
