@@ -54,7 +54,8 @@ class Node:
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-        return {**env, "REGISTRY_PULL_INTERVAL_SECONDS": "0.5", **self.env}
+        fast = {"REGISTRY_PULL_INTERVAL_SECONDS": "0.5", "REGISTRY_WEBHOOK_RETRY_BASE_SECONDS": "0.5"}
+        return {**env, **fast, **self.env}
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
