@@ -9,6 +9,7 @@ envelopes in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, String, update
@@ -62,12 +63,20 @@ async def append(session: AsyncSession, fact: Fact, *, node: str, actor: str) ->
     """Log `fact` as issued by the node of region `node` in the caller's transaction; say where it stands in the
     node's log. A node issues facts only about the regions it speaks for (peers refuse the others): WRONG_NODE.
     """
-    region = getattr(fact, "region_code", node)
-    if not speaks_for(node, region):
-        raise fail(Code.WRONG_NODE, f"this node speaks for {node}; record facts of {region} at the node of {region}")
-    seq = await next_seq(session, node)
-    session.info.setdefault(STAGED, []).append(Staged(seq, fact, actor))
-    return Issued(node, seq, actor)
+    (issued,) = await append_many(session, [fact], node=node, actor=actor)
+    return issued
+
+
+async def append_many(session: AsyncSession, facts: Sequence[Fact], *, node: str, actor: str) -> list[Issued]:
+    """Log several facts at once, in order (one round trip for their numbers: an import logs a million)."""
+    for fact in facts:
+        region = getattr(fact, "region_code", node)
+        if not speaks_for(node, region):
+            message = f"this node speaks for {node}; record facts of {region} at the node of {region}"
+            raise fail(Code.WRONG_NODE, message)
+    first = await next_seq(session, node, len(facts)) - len(facts) + 1
+    session.info.setdefault(STAGED, []).extend(Staged(first + i, fact, actor) for i, fact in enumerate(facts))
+    return [Issued(node, first + i, actor) for i in range(len(facts))]
 
 
 def take(session: AsyncSession) -> list[Staged]:

@@ -3,6 +3,7 @@ local use cases use; then recomputing each person-year the page touched, once.""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -51,6 +52,11 @@ APPLY: dict[str, tuple[type[Fact], Callable[[AsyncSession, Any, Issued], Awaitab
     RestorationRecorded.TYPE: (RestorationRecorded, points.restoration),
 }
 INBOX_TYPES = frozenset({"node.key"})
+# Types stored many at a time when they come in runs (a new node catching up is mostly registrations).
+BULK: dict[str, Callable[[AsyncSession, Any], Awaitable[None]]] = {
+    InstitutionRegistered.TYPE: practitioners.institutions,
+    PractitionerRegistered.TYPE: practitioners.registrations,
+}
 
 
 def _people(fact: Fact) -> list[str]:
@@ -79,6 +85,11 @@ class Applier:
                 raise Rejected(f"{replica.origin}#{replica.seq}: {exc}") from None
         await lookups.lock_codes(session, [code for fact, _ in facts for code in _people(fact)])
         touched: PersonYears = []
-        for fact, at in facts:
-            touched += await APPLY[fact.TYPE][1](session, fact, at)
+        for type_, run in itertools.groupby(facts, key=lambda item: item[0].TYPE):
+            items = list(run)
+            if type_ in BULK:
+                await BULK[type_](session, items)
+                continue
+            for fact, at in items:
+                touched += await APPLY[type_][1](session, fact, at)
         await sanctions.recompute(session, self.policies, touched)

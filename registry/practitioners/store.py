@@ -8,6 +8,7 @@ periods and affiliation ends are derived from all the facts at once (`recompute_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from sqlalchemy import select, tuple_
@@ -26,43 +27,97 @@ from registry.practitioners.models import Affiliation, Deregistration, Instituti
 
 
 async def institution(session: AsyncSession, fact: InstitutionRegistered, at: Issued) -> None:
-    values = {"code": fact.code, "name": fact.name, "kind": fact.kind, "region_code": fact.region_code}
-    stmt = insert(Institution).values(**values, registered_by=at.by, origin=at.origin, origin_seq=at.seq)
+    await institutions(session, [(fact, at)])
+
+
+async def institutions(session: AsyncSession, items: Sequence[tuple[InstitutionRegistered, Issued]]) -> None:
+    """Many institutions in one statement; a code registered twice keeps the lowest (origin, seq)."""
+    first: dict[str, tuple[InstitutionRegistered, Issued]] = {}
+    for fact, at in items:
+        if fact.code not in first or (at.origin, at.seq) < (first[fact.code][1].origin, first[fact.code][1].seq):
+            first[fact.code] = (fact, at)
+    stmt = insert(Institution)
+    columns = ("name", "kind", "region_code", "origin", "origin_seq")
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=["code"],
-            set_={**values, "origin": at.origin, "origin_seq": at.seq},
+            set_={name: getattr(stmt.excluded, name) for name in columns},
             where=tuple_(stmt.excluded.origin, stmt.excluded.origin_seq)
             < tuple_(Institution.origin, Institution.origin_seq),
-        )
+        ),
+        [
+            {
+                "code": fact.code,
+                "name": fact.name,
+                "kind": fact.kind,
+                "region_code": fact.region_code,
+                "registered_by": at.by,
+                "origin": at.origin,
+                "origin_seq": at.seq,
+            }
+            for fact, at in first.values()
+        ],
     )
 
 
 async def registration(session: AsyncSession, fact: PractitionerRegistered, at: Issued) -> None:
     """A registration period, with an affiliation from its first day at each institution named."""
-    person = {
-        "name": fact.name,
-        "category": fact.category,
-        "region_code": fact.region_code,
-        "id_hash": fact.id_digest,
-        "id_masked": fact.id_masked,
-        "registered_on": fact.registered_on,
-        "origin": at.origin,
-        "origin_seq": at.seq,
-    }
-    stmt = insert(Practitioner).values(code=fact.code, **person)
+    await registrations(session, [(fact, at)])
+
+
+async def registrations(session: AsyncSession, items: Sequence[tuple[PractitionerRegistered, Issued]]) -> None:
+    """Many registrations in a few statements (a page of replicas, an import); periods are derived again only for
+    the people who had registrations before, or come twice."""
+    codes = [fact.code for fact, _ in items]
+    known = select(Registration.practitioner_code).where(Registration.practitioner_code.in_(codes))
+    seen_before = set(await session.scalars(known))
+    twice = {code for code in codes if codes.count(code) > 1} if len(set(codes)) < len(codes) else set()
+    for fact, at in items:
+        if fact.code in twice:  # one statement cannot touch a row twice: these go one by one
+            await _upsert_people(session, [(fact, at)])
+    await _upsert_people(session, [(fact, at) for fact, at in items if fact.code not in twice])
+    await session.execute(
+        insert(Registration),
+        [{"practitioner_code": fact.code, "starts_on": fact.registered_on, **at.columns()} for fact, at in items],
+    )
+    affiliations = [
+        {"practitioner_code": fact.code, "institution_code": code, "starts_on": fact.registered_on, **at.columns()}
+        for fact, at in items
+        for code in fact.institution_codes
+    ]
+    if affiliations:
+        await session.execute(insert(Affiliation), affiliations)
+    for code in sorted(seen_before | twice):
+        await recompute_periods(session, code)
+
+
+async def _upsert_people(session: AsyncSession, items: Sequence[tuple[PractitionerRegistered, Issued]]) -> None:
+    """The person's fields from their latest registration by (registered_on, origin, seq)."""
+    if not items:
+        return
+    stmt = insert(Practitioner)
+    columns = ("name", "category", "region_code", "id_hash", "id_masked", "registered_on", "origin", "origin_seq")
     newer = tuple_(stmt.excluded.registered_on, stmt.excluded.origin, stmt.excluded.origin_seq) > tuple_(
         Practitioner.registered_on, Practitioner.origin, Practitioner.origin_seq
     )
-    await session.execute(stmt.on_conflict_do_update(index_elements=["code"], set_=person, where=newer))
-    session.add(Registration(practitioner_code=fact.code, starts_on=fact.registered_on, **at.columns()))
-    for code in fact.institution_codes:
-        session.add(
-            Affiliation(
-                practitioner_code=fact.code, institution_code=code, starts_on=fact.registered_on, **at.columns()
-            )
-        )
-    await recompute_periods(session, fact.code)
+    rows = [
+        {
+            "code": fact.code,
+            "name": fact.name,
+            "category": fact.category,
+            "region_code": fact.region_code,
+            "id_hash": fact.id_digest,
+            "id_masked": fact.id_masked,
+            "registered_on": fact.registered_on,
+            "origin": at.origin,
+            "origin_seq": at.seq,
+        }
+        for fact, at in items
+    ]
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["code"], set_={name: getattr(stmt.excluded, name) for name in columns}, where=newer
+    )
+    await session.execute(upsert, rows)
 
 
 async def deregistration(session: AsyncSession, fact: PractitionerDeregistered, at: Issued) -> None:
