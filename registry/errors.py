@@ -32,6 +32,8 @@ class Code(StrEnum):
     RESTORATION_CAP_EXCEEDED = "RESTORATION_CAP_EXCEEDED"
     TOO_MANY_CHECKS = "TOO_MANY_CHECKS"
     FORBIDDEN = "FORBIDDEN"
+    # The fact belongs to another node: its region is served elsewhere, or its record was issued elsewhere.
+    WRONG_NODE = "WRONG_NODE"
 
 
 # A field of a command: names, and positions in its lists. `()` is the command as a whole.

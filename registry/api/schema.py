@@ -11,10 +11,11 @@ from strawberry.tools import merge_types
 from registry.observability import ObservedErrors
 
 from .eligibility import EligibilityQuery
+from .federation import FederationQuery
 from .points import PointsMutation, PointsQuery
 from .practitioners import PractitionerMutation, PractitionerQuery
 
-Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery))
+Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery, FederationQuery))
 Mutation = merge_types("Mutation", (PractitionerMutation, PointsMutation))
 
 

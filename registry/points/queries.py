@@ -31,9 +31,9 @@ async def person_years(db: Database, policies: PolicyBook, keys: Sequence[tuple[
         for code, year in keys:
             person = await session.get(Practitioner, code)
             found.append(
-                records.PersonYear([], NO_POINTS)
+                records.PersonYear([], NO_POINTS, NO_POINTS)
                 if person is None
-                else await records.person_year(session, policies, person, year)
+                else await records.person_year(session, policies, code, year, person.region_code)
             )
         return found
 
