@@ -19,6 +19,7 @@ from registry.points.facts import RestorationRecorded
 from registry.points.models import Restoration, Sanction
 from registry.points.policy import PolicyBook
 from registry.practitioners import lookups
+from registry.practitioners.models import Practitioner
 
 REFUSALS = {
     Code.RESTORATION_NOT_ALLOWED: "the policy in force ({policy.version}) allows no points restoration",
@@ -40,9 +41,12 @@ async def record_restoration(
     """The person's policy decides how many points an activity removes, the yearly cap, and whether a terminated
     person may restore at all."""
     raise_if(cmd.problems(today))
-    access.enforce(access.record_restoration(actor, region_code=cmd.region_code))
     async with db.transaction() as session:
-        person = await lookups.lock_person(session, cmd.practitioner_code, "practitioner_code")
+        person = await session.get(Practitioner, cmd.practitioner_code, with_for_update=True)
+        region = None if person is None else person.region_code
+        access.enforce(access.record_restoration(actor, region_code=cmd.region_code, practitioner_region=region))
+        if person is None:
+            raise lookups.unknown_practitioner(cmd.practitioner_code, "practitioner_code")
         policy = policies.policy_for(person.region_code, cmd.restored_on)
         year = cmd.restored_on.year
         already = await session.scalar(

@@ -30,7 +30,10 @@ async def register_practitioner(
             if code not in known:
                 raise lookups.unknown_institution(code, "institution_codes", i)
             verdict = access.register_practitioner(
-                actor, institution_code=code, institution_region=known[code].region_code
+                actor,
+                institution_code=code,
+                institution_region=known[code].region_code,
+                practitioner_region=cmd.region_code,
             )
             access.enforce(verdict)
         fact = PractitionerRegistered.of(
@@ -73,7 +76,8 @@ async def _make_way(session: AsyncSession, fact: PractitionerRegistered) -> Prac
         raise fail(Code.REREGISTRATION_BARRED, f"re-registration is barred until {bar}", "registered_on")
     for other in same_person:
         if other != code and await lookups.open_registration(session, other, on) is not None:
-            raise fail(Code.ALREADY_REGISTERED, f"this person is registered as {other}", "id_number")
+            # The other code is not named: the caller may not be entitled to read that person's record.
+            raise fail(Code.ALREADY_REGISTERED, "this person is already registered under another code", "id_number")
     if person is None:
         return None
     current = await lookups.open_registration(session, code, on)
@@ -96,11 +100,14 @@ async def deregister_practitioner(
     """End the registration that covers `ends_on` on that day, and every affiliation with it."""
     raise_if(cmd.problems())
     async with db.transaction() as session:
-        person, registration = await lookups.registered_person(session, cmd.practitioner_code, cmd.ends_on)
+        known = await session.get(Practitioner, cmd.practitioner_code, with_for_update=True)
         verdict = access.deregister_practitioner(
-            actor, practitioner_code=person.code, practitioner_region=person.region_code
+            actor,
+            practitioner_code=cmd.practitioner_code,
+            practitioner_region=None if known is None else known.region_code,
         )
         access.enforce(verdict)
+        person, registration = await lookups.registered_person(session, cmd.practitioner_code, cmd.ends_on)
         registration.ends_on = cmd.ends_on
         await end_affiliations(session, person.code, cmd.ends_on)
         fact = PractitionerDeregistered.of(cmd, region_code=person.region_code)
