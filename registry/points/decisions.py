@@ -20,6 +20,7 @@ from registry.points.facts import DecisionRecorded
 from registry.points.models import Decision, PointRecord, Sanction
 from registry.points.policy import PolicyBook
 from registry.practitioners import lookups
+from registry.practitioners.models import Institution
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,14 @@ async def record_decision(
     """Record the decision and recompute each scored person's year. A resend of the same content returns the
     stored decision and changes nothing; the same case number with other content is DUPLICATE_CASE_NUMBER."""
     raise_if(cmd.problems(today))
-    access.enforce(access.record_decision(actor, region_code=cmd.region_code))
     fact = DecisionRecorded.of(cmd)
     content_hash = digest(fact)
     async with db.transaction() as session:
-        await lookups.institution(session, cmd.institution_code, "institution_code")
+        institution = await session.get(Institution, cmd.institution_code)
+        region = None if institution is None else institution.region_code
+        access.enforce(access.record_decision(actor, region_code=cmd.region_code, institution_region=region))
+        if institution is None:
+            raise lookups.unknown_institution(cmd.institution_code, "institution_code")
         codes = [e.practitioner_code for e in cmd.entries]
         people = await lookups.lock_people(session, codes)
         for i, code in enumerate(codes):

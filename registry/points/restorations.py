@@ -40,9 +40,13 @@ async def record_restoration(
     """The granting bureau's policy decides how many points an activity removes, the yearly cap, and whether a
     terminated person may restore at all."""
     raise_if(cmd.problems(today))
-    access.enforce(access.record_restoration(actor, region_code=cmd.region_code))
     async with db.transaction() as session:
-        person = await lookups.lock_person(session, cmd.practitioner_code, "practitioner_code")
+        found = await lookups.lock_people(session, [cmd.practitioner_code])
+        person = found.get(cmd.practitioner_code)
+        region = None if person is None else person.region_code
+        access.enforce(access.record_restoration(actor, region_code=cmd.region_code, practitioner_region=region))
+        if person is None:
+            raise lookups.unknown_practitioner(cmd.practitioner_code, "practitioner_code")
         policy = policies.policy_for(cmd.region_code, cmd.restored_on)
         year = cmd.restored_on.year
         already = await session.scalar(

@@ -29,7 +29,10 @@ async def register_practitioner(
             if code not in known:
                 raise lookups.unknown_institution(code, "institution_codes", i)
             verdict = access.register_practitioner(
-                actor, institution_code=code, institution_region=known[code].region_code
+                actor,
+                institution_code=code,
+                institution_region=known[code].region_code,
+                practitioner_region=cmd.region_code,
             )
             access.enforce(verdict)
         fact = PractitionerRegistered.of(
@@ -58,7 +61,8 @@ async def _refuse_if_forbidden(session: AsyncSession, fact: PractitionerRegister
     same_person = await session.scalars(select(Practitioner.code).where(Practitioner.id_hash == fact.id_digest))
     for other in same_person:
         if other != code and await lookups.open_registration(session, other, on) is not None:
-            raise fail(Code.ALREADY_REGISTERED, f"this person is registered as {other}", "id_number")
+            # The other code is not named: the caller may not be entitled to read that person's record.
+            raise fail(Code.ALREADY_REGISTERED, "this person is already registered under another code", "id_number")
     if person is None:
         return
     current = await lookups.open_registration(session, code, on)
@@ -77,11 +81,15 @@ async def deregister_practitioner(
     """End the registration that covers `ends_on` on that day, and every affiliation with it."""
     raise_if(cmd.problems())
     async with db.transaction() as session:
-        person, _ = await lookups.registered_person(session, cmd.practitioner_code, cmd.ends_on)
+        await lookups.lock_codes(session, [cmd.practitioner_code])
+        known = await session.get(Practitioner, cmd.practitioner_code)
         verdict = access.deregister_practitioner(
-            actor, practitioner_code=person.code, practitioner_region=person.region_code
+            actor,
+            practitioner_code=cmd.practitioner_code,
+            practitioner_region=None if known is None else known.region_code,
         )
         access.enforce(verdict)
+        person, _ = await lookups.registered_person(session, cmd.practitioner_code, cmd.ends_on)
         fact = PractitionerDeregistered.of(cmd, region_code=person.region_code)
         await store.deregistration(session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject))
         return person
