@@ -174,6 +174,11 @@ def read_policy(actor: Actor, *, region_code: str) -> Verdict:
     return ALLOWED  # the policies are published rules
 
 
+def read_federation_status(actor: Actor) -> Verdict:
+    """The node's peers, keys and regulators' backlog: for the node's operators (the national role) only."""
+    return _unless(actor.role is Role.NATIONAL, f"{actor.subject} may not read the federation status")
+
+
 def check_eligibility(actor: Actor) -> Verdict:
     """Anyone's status, for anyone but practitioners (the status is shared nationwide; a person reads their own
     on their record)."""
@@ -277,6 +282,7 @@ MATRIX: tuple[Row, ...] = (
     Row("eligibility", "P at H", _CHECKERS),
     Row("eligibilities", "P at H, Q at Y", _CHECKERS),
     Row("policy", "520201", _ANYONE),
+    Row("federationStatus", "this node", _may("national")),
     Row(
         "decisions",
         "regionCode 520000",

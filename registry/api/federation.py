@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import strawberry
-from graphql import GraphQLError
 
-from registry import clock
-from registry.auth import Role
-from registry.errors import Code
+from registry import access, clock
 from registry.federation import status
 from registry.federation.status import PeerState as PeerStateEnum
 from registry.federation.webhooks import regulator_status
 
+from .common import allow
 from .context import Info
 
 PeerState = strawberry.enum(PeerStateEnum, name="PeerState", description="How a peer stands, the most serious first.")
@@ -60,11 +58,8 @@ class FederationStatus:
 class FederationQuery:
     @strawberry.field(description="This node, its peers and its regulators (national role).")
     async def federation_status(self, info: Info) -> FederationStatus:
-        actor, services = info.context.actor, info.context.services
-        if actor.role is not Role.NATIONAL:
-            raise GraphQLError(
-                f"{actor.subject} may not read the federation status", extensions={"code": Code.FORBIDDEN}
-            )
+        services = info.context.services
+        allow(access.read_federation_status(info.context.actor))
         peers = await status.peers(services.db, clock.now(), timedelta(seconds=services.peer_stale_seconds))
         return FederationStatus(
             region=services.node.region,

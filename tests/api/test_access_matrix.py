@@ -35,7 +35,7 @@ from registry.db import Database
 from registry.models import (
     Affiliation,
     Decision,
-    Event,
+    FeedEvent,
     Institution,
     Objection,
     PointRecord,
@@ -56,7 +56,7 @@ YEAR = 2025
 # The listings' content, for a caller allowed to list: the case, or nothing within their scope.
 SEES_THE_CASE = {"national", "bureau 520000", "institution H", "regulator"}
 FACTS = (Institution, Practitioner, Registration, Affiliation, Decision, PointRecord, Objection, Review, Restoration)
-FACTS += (Sanction, Event)
+FACTS += (Sanction, FeedEvent)
 
 
 @dataclass
@@ -188,6 +188,12 @@ REQUESTS: dict[tuple[str, str], Callable[[Actor], Call]] = {
     ),
     ("policy", "520201"): lambda actor: _documented(
         "Policy", {"regionCode": "520201", "on": "2025-04-01"}, "policy", check=_answered
+    ),
+    ("federationStatus", "this node"): lambda actor: Call(
+        "{ federationStatus { region publicKey peers { region state } regulators { name } } }",
+        {},
+        "federationStatus",
+        check=lambda principal, answer: _equal(answer["region"], "000000"),
     ),
     ("decisions", "regionCode 520000"): lambda actor: Call(
         LISTING.format(root="decisions"), {"filter": {"regionCode": "520000"}}, "decisions", check=_listing
