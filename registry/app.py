@@ -1,54 +1,92 @@
-"""FastAPI wiring: GraphQL at /graphql, /healthz."""
+"""FastAPI wiring: GraphQL at /graphql, /healthz, /metrics."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from strawberry.fastapi import GraphQLRouter
 
+from registry import identity
 from registry.api.context import Services, get_context
 from registry.api.schema import build_schema
 from registry.auth import load_key
 from registry.config import Settings
-from registry.db import Database
+from registry.db import Database, make_engine
+from registry.federation import node as network_node
+from registry.federation import replicas
+from registry.federation.keys import public_key_b64
+from registry.federation.runtime import Federation
+from registry.node import Node
+from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
-from registry.practitioners.service import Node
+from registry.web.graphiql import GraphiQLRouter
 
 
-def services_for(settings: Settings, db: Database) -> Services:
+def services_for(settings: Settings, db: Database, region: str) -> Services:
     return Services(
         db=db,
-        node=Node(region=settings.node_region, id_secret=load_key(settings.keys_dir, "id-hash.key")),
+        node=Node(region=region, id_secret=identity.load_or_create(settings.keys_dir)),
         token_key=load_key(settings.keys_dir, "token.key"),
         policies=default_book(),
         max_batch_checks=settings.max_batch_checks,
+        public_key=public_key_b64(network_node.private_key(settings.data_dir)),
+        peer_stale_seconds=settings.peer_stale_seconds,
     )
 
 
-def create_app(settings: Settings, db: Database, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+def create_app(settings: Settings, db: Database) -> FastAPI:
+    region = network_node.resolve_region(settings.data_dir, settings.node_region)
+    federation = Federation(
+        region,
+        network_node.private_key(settings.data_dir),
+        settings.pull_interval_seconds,
+        settings.webhook_retry_base_seconds,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        apply = replicas.Applier(app.state.services.policies)
+        worker = federation.running(db, apply) if settings.federation_worker else contextlib.nullcontext()
+        async with worker:
+            yield
         await db.dispose()
-        if on_shutdown is not None:
-            on_shutdown()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
-    app.state.services = services_for(settings, db)
+    app.state.services = services_for(settings, db, region)
+    federation.attach(app, db)
     schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
-    # GET only serves GraphiQL: every query and mutation is a POST with a bearer token.
+    # GET only serves GraphiQL (and its assets): every query and mutation is a POST with a bearer token.
     app.include_router(
-        GraphQLRouter(schema, context_getter=get_context, allow_queries_via_get=False), prefix="/graphql"
+        GraphiQLRouter(
+            schema,
+            context_getter=get_context,
+            allow_queries_via_get=False,
+            graphql_ide="graphiql" if settings.graphiql else None,
+        ),
+        prefix="/graphql",
     )
+    install(app, db, region)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         async with db.reader() as conn:
             await conn.execute(text("SELECT 1"))
-        return JSONResponse({"status": "ok", "node": settings.node_region})
+        return JSONResponse({"status": "ok", "node": region})
 
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app of one server process of `registry serve`, which resolved the settings (the database URL included)
+    and passed them down as REGISTRY_* variables."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.database_url is None:
+        raise RuntimeError("REGISTRY_DATABASE_URL is unset; start the node with `registry serve`")
+    engine = make_engine(settings.database_url)
+    instrument_pool(engine)
+    return create_app(settings, Database(engine))

@@ -1,4 +1,4 @@
-"""Bearer tokens and what each role may do.
+"""Bearer tokens and the actors they name (what each actor may do is `registry.access`).
 
 Tokens are JWTs signed (HS256) with a key kept in the node's data directory, and they expire. The same folder
 holds the secret for the keyed hash of resident IDs.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jwt
 
-from registry.validation import is_institution_code, is_region_code, region_prefix
+from registry.validation import is_institution_code, is_region_code
 
 ISSUER = "registry"
 
@@ -39,25 +39,6 @@ class Actor:
         """Who did it, as recorded beside every fact."""
         scope = self.region or self.institution or self.practitioner
         return f"{self.role}:{scope}" if scope else str(self.role)
-
-    def covers_region(self, region_code: str) -> bool:
-        if self.role is Role.NATIONAL:
-            return True
-        return (
-            self.role is Role.BUREAU and self.region is not None and region_code.startswith(region_prefix(self.region))
-        )
-
-    def may_read_practitioner(self, code: str, region_code: str | None = None) -> bool:
-        if self.role in (Role.NATIONAL, Role.REGULATOR, Role.INSTITUTION):
-            return True
-        if self.role is Role.PRACTITIONER:
-            return self.practitioner == code
-        # A bureau reads anyone registered in its region, or anyone it has scored (status is national).
-        return self.role is Role.BUREAU
-
-    @property
-    def may_check_eligibility(self) -> bool:
-        return self.role in (Role.NATIONAL, Role.BUREAU, Role.INSTITUTION, Role.REGULATOR)
 
 
 class InvalidToken(Exception):

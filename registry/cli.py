@@ -1,112 +1,547 @@
-"""The `registry` command: serve, migrate, token, export-schema, import, export."""
+"""The `registry` command.
+
+A subcommand is one function decorated with `@command`, with its options listed beside it: `setting(name)` for an
+option that overrides a setting (registry.config.Settings supplies its help and default), `option(...)` for the
+rest (argparse's arguments). A mistake the user can fix raises `Failure`: one line on stderr, exit status 1.
+
+argparse rather than Typer: a subcommand stays a few declarative lines either way, and argparse (standard library)
+prints a usage error as the one line we choose; Typer draws multi-line panels, and turning them off is no smaller.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
+import json
 import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn, TypeVar
+
+from prometheus_client.multiprocess import mark_process_dead
+from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from registry.auth import Actor, InvalidToken, Role, check_actor, issue_token, load_key
-from registry.config import Settings
+from registry.config import Settings, env_name, redact_url
+
+T = TypeVar("T")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings(data_dir=Path(args.data_dir)) if getattr(args, "data_dir", None) else Settings()
+class Failure(Exception):
+    """A mistake the user can fix, said in one line."""
 
 
-def _database_url(settings: Settings) -> str:
-    from registry.db import start_embedded
-
-    return settings.database_url or start_embedded(settings.data_dir)
+# --- declaring subcommands --------------------------------------------------------------------------------------
 
 
-def migrate(args: argparse.Namespace) -> None:
+@dataclass(frozen=True)
+class Option:
+    flags: tuple[str, ...]
+    kwargs: dict[str, Any]
+
+
+def option(*flags: str, **kwargs: Any) -> Option:
+    """An argparse argument of one subcommand (give it a help=)."""
+    return Option(flags, kwargs)
+
+
+def setting(name: str, *flags: str, **kwargs: Any) -> Option:
+    """An option that overrides the setting `name` (REGISTRY_NAME); help and default come from Settings."""
+    field = Settings.model_fields[name]
+    default = "one per CPU core" if field.default_factory else field.default
+    return Option(
+        flags or ("--" + name.replace("_", "-"),),
+        {
+            "dest": name,
+            "default": argparse.SUPPRESS,  # absent: the environment's value, or the default
+            "help": f"{field.description} (default: {env_name(name)}, else {default})",
+            **kwargs,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    options: tuple[Option, ...]
+    run: Callable[[argparse.Namespace], None]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str, *options: Option) -> Callable[[Callable[[argparse.Namespace], None]], Any]:
+    def register(run: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
+        COMMANDS[name] = Command(name, help, options, run)
+        return run
+
+    return register
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """A usage mistake in one line (argparse would print the whole usage first)."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="registry", description="Practitioner demerit-point registry node")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in COMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        for opt in cmd.options:
+            p.add_argument(*opt.flags, **opt.kwargs)
+        p.set_defaults(run=cmd.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except Failure as exc:
+        print(f"registry {args.command}: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+# --- shared steps -----------------------------------------------------------------------------------------------
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    overrides = {name: getattr(args, name) for name in Settings.model_fields if hasattr(args, name)}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise Failure("; ".join(_explain(error, overrides) for error in exc.errors())) from None
+
+
+def _explain(error: Any, overrides: dict[str, Any]) -> str:
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    where = "--" + name.replace("_", "-") if name in overrides else env_name(name)
+    value = error.get("input")
+    if name == "database_url" and isinstance(value, str):
+        value = redact_url(value)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}={value!r}: {message}" if isinstance(value, str | int | float) else f"{where}: {message}"
+
+
+def private_dir(path: Path) -> None:
+    """The node's folder holds its keys: only its owner may list or enter it (0700).
+
+    Started by root, the embedded PostgreSQL runs as its own system user but keeps root's group: that group may
+    then pass through (0710) to reach pg/, and nobody else.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        pg = path / "pg"
+        if pg.exists() and pg.stat().st_uid != os.geteuid():
+            os.chown(path, -1, os.getegid())
+            path.chmod(0o710)
+        else:
+            path.chmod(0o700)
+    except OSError as exc:
+        raise Failure(f"cannot use the data directory {path}: {exc.strerror}") from None
+
+
+def database_url(settings: Settings) -> str:
+    """The configured database, or the embedded one (started now); either way reachable, or a Failure."""
+    import psycopg
+
+    from registry.db import libpq_url, start_embedded
+
+    url = settings.database_url
+    if url is None:
+        try:
+            url = start_embedded(settings.data_dir)
+        except (subprocess.SubprocessError, OSError) as exc:
+            log = settings.data_dir / "pg" / "log"
+            raise Failure(f"the embedded PostgreSQL did not start ({exc}); see {log}") from None
+        private_dir(settings.data_dir)  # the package widens it to let its server user in
+    try:
+        with psycopg.connect(libpq_url(url), connect_timeout=5):
+            pass
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise Failure(f"cannot connect to the database {redact_url(url)}: {reason}") from None
+    return url
+
+
+def migrate_database(url: str) -> None:
     from registry.migrate import upgrade
 
-    upgrade(_database_url(_settings(args)))
+    upgrade(url)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind and listen now, so that a busy port is said before anything else happens."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not a busy port: only TIME_WAIT leftovers
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise Failure(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, which replaces a worker that dies; the dead worker's gauges (connections) go too."""
+
+    def keep_subprocess_alive(self) -> None:
+        before = {worker.pid for worker in self.processes}
+        super().keep_subprocess_alive()
+        for pid in before - {worker.pid for worker in self.processes}:
+            if pid is not None:
+                mark_process_dead(pid)
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    """Until the workers run, SIGTERM ends `serve` like Ctrl-C, so that the finally blocks stop PostgreSQL."""
+    raise KeyboardInterrupt
+
+
+# --- the commands -----------------------------------------------------------------------------------------------
+
+
+@command(
+    "serve",
+    "apply migrations, then serve GraphQL at /graphql, metrics at /metrics and health at /healthz",
+    setting("data_dir", metavar="DIR"),
+    setting("host", metavar="ADDR"),
+    setting("port", type=int, metavar="N"),
+    setting("workers", type=int, metavar="N"),
+    setting("log_level", choices=["debug", "info", "warning", "error"]),
+    setting("log_format", choices=["json", "console"]),
+    setting("node_region", "--region", metavar="CODE"),
+    setting("identity_key_file", metavar="FILE"),
+)
+def serve(args: argparse.Namespace) -> None:
+    from uvicorn import Config
+    from uvicorn.config import STARTUP_FAILURE
+
+    from registry.db import stop_embedded
+    from registry.observability import configure_logging
+
+    settings = load_settings(args)
+    configure_logging(settings.log_level, settings.log_format)
+    private_dir(settings.data_dir)
+    region = node_region(settings)
+    sock = listen(settings.host, settings.port)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    try:
+        url = database_url(settings)
+        migrate_database(url)
+        settings = settings.model_copy(update={"node_region": region})
+        prepare_node(url, settings)
+        # Each worker builds the app from these variables (registry.app:from_environment).
+        metrics = settings.metrics_dir
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(mode=0o700)
+        os.environ.update(settings.environment())
+        os.environ.update({env_name("database_url"): url, "PROMETHEUS_MULTIPROC_DIR": str(metrics.resolve())})
+        base = f"http://{settings.host}:{sock.getsockname()[1]}"
+        print(
+            f"registry node {settings.node_region} listening on {base} ({settings.workers} workers)\n"
+            f"GraphiQL: {base}/graphql  metrics: {base}/metrics  health: {base}/healthz\n"
+            "GraphiQL needs the header  Authorization: Bearer TOKEN;  to make a national token, run:\n"
+            f"  {_program()} token --data-dir {shlex.quote(str(settings.data_dir.resolve()))} --role national",
+            flush=True,
+        )
+        config = Config(
+            "registry.app:from_environment",
+            factory=True,
+            workers=settings.workers,
+            log_config=None,  # the workers log through registry.observability
+            access_log=False,
+            log_level=settings.log_level,
+        )
+        supervisor = Supervisor(config, sockets=[sock])
+        supervisor.run()  # until SIGTERM or SIGINT; then it stops the workers
+        if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes):
+            raise Failure("a server process failed to start; its error is in the log above")
+    finally:
+        sock.close()
+        stop_embedded()
+
+
+def node_region(settings: Settings) -> str:
+    """The region the node speaks for: as given, else as recorded at its first start, else national."""
+    from registry.federation.node import NodeError, resolve_region
+
+    try:
+        return resolve_region(settings.data_dir, settings.node_region)
+    except NodeError as exc:
+        raise Failure(str(exc)) from None
+
+
+def prepare_node(url: str, settings: Settings) -> None:
+    """Check that this database and identity key belong to this node, and record them (before serving)."""
+    from registry.db import Database, make_engine
+    from registry.federation.node import NodeError, prepare
+
+    async def run() -> None:
+        db = Database(make_engine(url))
+        try:
+            assert settings.node_region is not None
+            await prepare(db, settings.data_dir, settings.node_region, settings.identity_key_file)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except NodeError as exc:
+        raise Failure(str(exc)) from None
+
+
+def with_node_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(db)` against this node's database (started if embedded), sealing what it logs as this node."""
+    from registry.db import Database, make_engine, stop_embedded
+    from registry.federation.node import private_key
+    from registry.federation.runtime import Federation
+
+    region = node_region(settings)
+
+    async def run() -> T:
+        db = Federation(region, private_key(settings.data_dir)).seal(Database(make_engine(url)))
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        url = database_url(settings)
+        migrate_database(url)
+        return asyncio.run(run())
+    finally:
+        stop_embedded()
+
+
+def _program() -> str:
+    """`registry`, as the user called it (for instance .venv/bin/registry)."""
+    return sys.argv[0] if Path(sys.argv[0]).name == "registry" else "registry"
+
+
+@command("migrate", "apply the database migrations (serve does it too)", setting("data_dir", metavar="DIR"))
+def migrate(args: argparse.Namespace) -> None:
+    from registry.db import stop_embedded
+
+    settings = load_settings(args)
+    private_dir(settings.data_dir)
+    try:
+        migrate_database(database_url(settings))
+    finally:
+        stop_embedded()
     print("migrations applied", file=sys.stderr)
 
 
-def serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from registry.app import create_app
-    from registry.db import Database, make_engine, stop_embedded
-    from registry.migrate import upgrade
-
-    settings = _settings(args)
-    url = _database_url(settings)
-    upgrade(url)
-    app = create_app(settings, Database(make_engine(url)), on_shutdown=stop_embedded)
-    token = issue_token(load_key(settings.keys_dir, "token.key"), Actor(Role.NATIONAL), ttl=timedelta(days=1))
-    base = f"http://{args.host}:{args.port}"
-    print(
-        f"registry node {settings.node_region} on {base}\n"
-        f"GraphiQL: {base}/graphql  (add the header  Authorization: Bearer <token>)\n"
-        f"a national token, valid one day:\n{token}",
-        flush=True,
-    )
-    uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level=args.log_level)
-
-
+@command(
+    "token",
+    "print a bearer token signed with the node's key",
+    setting("data_dir", metavar="DIR"),
+    option("--role", required=True, choices=[r.value for r in Role], help="what the holder may do (see README)"),
+    option("--region", metavar="CODE", help="a bureau's region code (520000 covers 52xxxx)"),
+    option("--institution", metavar="CODE", help="an institution's code, for the institution role"),
+    option("--practitioner", metavar="CODE", help="a practitioner's code, for the practitioner role"),
+    option("--hours", type=int, metavar="N", help="validity in hours (default: REGISTRY_TOKEN_TTL_HOURS, else 720)"),
+)
 def token(args: argparse.Namespace) -> None:
-    settings = _settings(args)
+    settings = load_settings(args)
     actor = Actor(Role(args.role), region=args.region, institution=args.institution, practitioner=args.practitioner)
     try:
         check_actor(actor)
     except InvalidToken as exc:
-        sys.exit(f"registry token: {exc}")
+        raise Failure(str(exc)) from None
     ttl = timedelta(hours=args.hours) if args.hours else settings.token_ttl
     print(issue_token(load_key(settings.keys_dir, "token.key"), actor, ttl=ttl))
 
 
+@command(
+    "node-key",
+    "print this node's region and Ed25519 public key, as one line of JSON (peers add it with `peer add`)",
+    setting("data_dir", metavar="DIR"),
+    setting("node_region", "--region", metavar="CODE"),
+)
+def node_key(args: argparse.Namespace) -> None:
+    from registry.federation.node import NodeError, describe
+
+    settings = load_settings(args)
+    try:
+        print(json.dumps(describe(settings.data_dir, settings.node_region)))
+    except NodeError as exc:
+        raise Failure(str(exc)) from None
+
+
+@command(
+    "identity-key",
+    "print the key resident-ID digests are made with, as one line of base64 (a secret: for operators only)",
+    setting("data_dir", metavar="DIR"),
+)
+def identity_key(args: argparse.Namespace) -> None:
+    from registry import identity
+
+    print(identity.encode(identity.load_or_create(load_settings(args).keys_dir)))
+
+
+@command(
+    "peer",
+    "the nodes this node follows and answers: `peer add` (or replace), `peer list` (one JSON object a line)",
+    option("action", choices=["add", "list"], help="add: follow the node at --url; list: print the peers"),
+    setting("data_dir", metavar="DIR"),
+    option("--region", metavar="CODE", help="add: the region the peer speaks for (000000 or a province)"),
+    option("--url", help="add: the peer's base URL, such as http://127.0.0.1:8001"),
+    option("--key", metavar="BASE64", help="add: the peer's public key, as its `registry node-key` prints it"),
+)
+def peer(args: argparse.Namespace) -> None:
+    from registry.federation import peers
+
+    settings = load_settings(args)
+    if args.action == "add" and not (args.region and args.url and args.key):
+        raise Failure("peer add needs --region, --url and --key")
+
+    async def work(db: Any) -> list[str]:
+        if args.action == "list":
+            return [json.dumps(p) for p in await peers.listing(db)]
+        own = node_region(settings)
+        return [await peers.add(db, own_region=own, region=args.region, url=args.url, key=args.key)]
+
+    try:
+        print("\n".join(with_node_database(settings, work)))
+    except peers.PeerError as exc:
+        raise Failure(str(exc)) from None
+
+
+@command(
+    "regulator",
+    "webhook receivers told of every sanction change: `regulator add` (or replace by name), `regulator list`",
+    option("action", choices=["add", "list"], help="add: a receiver (or new settings for one); list: print them"),
+    setting("data_dir", metavar="DIR"),
+    option("--name", help="add: the regulator's name, e.g. the provincial health commission"),
+    option("--url", help="add: the http(s) URL the changes are POSTed to"),
+    option("--secret", help="add: whsec_<base64>, or any other text used as raw bytes"),
+    option("--categories", metavar="C1,C2", help="add: practitioner categories, e.g. PHYSICIAN,NURSE"),
+    option("--regions", metavar="P1,P2", help="add: only practitioners registered under these region prefixes"),
+)
+def regulator(args: argparse.Namespace) -> None:
+    from registry.errors import UserErrors
+    from registry.federation import regulators
+
+    settings = load_settings(args)
+    if args.action == "add" and not (args.name and args.url and args.secret and args.categories):
+        raise Failure("regulator add needs --name, --url, --secret and --categories")
+
+    async def work(db: Any) -> list[str]:
+        if args.action == "list":
+            return [
+                json.dumps(regulators.describe(r), ensure_ascii=False) for r in await regulators.list_regulators(db)
+            ]
+        said = await regulators.add_regulator(
+            db,
+            name=args.name,
+            url=args.url,
+            secret=args.secret,
+            categories=regulators.split_list(args.categories),
+            regions=regulators.split_list(args.regions) if args.regions else None,
+        )
+        return [f"regulator {args.name.strip()} {said}"]
+
+    try:
+        print("\n".join(with_node_database(settings, work)))
+    except UserErrors as exc:
+        raise Failure("; ".join(f"--{p.field[-1] if p.field else '?'}: {p.message}" for p in exc.problems)) from None
+
+
+@command(
+    "import",
+    "import institutions or practitioners from CSV as this node's facts, all or nothing (see the README)",
+    option("kind", choices=["institutions", "practitioners"], help="what the file holds (institutions first)"),
+    option("file", type=Path, help="a CSV file with a header line"),
+    setting("data_dir", metavar="DIR"),
+    setting("node_region", "--region", metavar="CODE"),
+    setting("identity_key_file", metavar="FILE"),
+    option("--max-errors", type=int, default=20, metavar="N", help="bad rows to list; all are counted (default: 20)"),
+)
+def import_(args: argparse.Namespace) -> None:
+    from registry import clock, identity
+    from registry.bulk import console
+    from registry.federation.node import NodeError, prepare
+    from registry.node import Node
+
+    settings = load_settings(args)
+    if not args.file.is_file():
+        raise Failure(f"{args.file}: no such file")
+    private_dir(settings.data_dir)
+    region = node_region(settings)
+
+    async def work(db: Any) -> str:
+        # As `serve` does: the node's region and identity key are recorded, and a different key refused.
+        await prepare(db, settings.data_dir, region, settings.identity_key_file)
+        node = Node(region, identity.load_or_create(settings.keys_dir))
+        return await console.run_import(db, node, args.kind, args.file, today=clock.today(), max_errors=args.max_errors)
+
+    try:
+        print(with_node_database(settings, work), flush=True)
+    except (console.Refused, NodeError) as exc:
+        raise Failure(str(exc)) from None
+
+
+@command(
+    "export",
+    "export institutions or practitioners as CSV, in the import's format",
+    option("kind", choices=["institutions", "practitioners"], help="what to export"),
+    setting("data_dir", metavar="DIR"),
+    option("--output", type=Path, metavar="FILE", help="write it to FILE (default: standard output)"),
+)
+def export(args: argparse.Namespace) -> None:
+    from registry.bulk import console
+    from registry.db import libpq_url, stop_embedded
+
+    settings = load_settings(args)
+    private_dir(settings.data_dir)
+    try:
+        url = database_url(settings)
+        migrate_database(url)
+        said = console.run_export(libpq_url(url), args.kind, args.output)
+    except console.Refused as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        stop_embedded()
+    if said:
+        print(said, file=sys.stderr)
+
+
+@command(
+    "export-schema",
+    "print the GraphQL schema (SDL)",
+    option("--output", metavar="FILE", help="write it to FILE instead (graphql/schema.graphql in the repository)"),
+)
 def export_schema(args: argparse.Namespace) -> None:
     from registry.api.schema import schema
 
     sdl = schema.as_str() + "\n"
-    if args.output:
-        Path(args.output).write_text(sdl, encoding="utf-8")
-    else:
+    if not args.output:
         sys.stdout.write(sdl)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="registry", description="Practitioner demerit-point registry node")
-    sub = parser.add_subparsers(dest="command", required=True)
-    data_dir_help = "the node's folder: keys, and the embedded PostgreSQL when REGISTRY_DATABASE_URL is unset"
-
-    p = sub.add_parser("serve", help="apply migrations and serve GraphQL at /graphql")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
-    p.add_argument("--log-level", default="info")
-    p.set_defaults(func=serve)
-
-    p = sub.add_parser("migrate", help="apply the Alembic migrations")
-    p.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
-    p.set_defaults(func=migrate)
-
-    p = sub.add_parser("token", help="print a bearer token signed with the node's key")
-    p.add_argument("--data-dir", default=os.environ.get("REGISTRY_DATA_DIR", ".data/node"), help=data_dir_help)
-    p.add_argument("--role", required=True, choices=[r.value for r in Role])
-    p.add_argument("--region")
-    p.add_argument("--institution")
-    p.add_argument("--practitioner")
-    p.add_argument("--hours", type=int, help="validity (default: REGISTRY_TOKEN_TTL_HOURS, 30 days)")
-    p.set_defaults(func=token)
-
-    p = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it with --output)")
-    p.add_argument("--output")
-    p.set_defaults(func=export_schema)
-
-    from registry.bulk.cli import add_commands as add_bulk_commands
-
-    add_bulk_commands(sub, data_dir_help)
-
-    args = parser.parse_args(argv)
-    args.func(args)
+        return
+    try:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+    except OSError as exc:
+        raise Failure(f"cannot write {args.output}: {exc.strerror}") from None
 
 
 if __name__ == "__main__":

@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
-from sqlalchemy import BigInteger, Date, DateTime, MetaData
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    MetaData,
+    String,
+    TypeDecorator,
+    func,
+    inspect,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -23,9 +35,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 DATABASE_NAME = "registry"
+# Where a transaction's logged facts wait for the before-commit hook (registry.eventlog stages them).
+STAGED = "registry.staged_facts"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -44,6 +58,48 @@ class Base(DeclarativeBase):
         date: Date(),
         int: BigInteger(),
     }
+
+
+class Recorded:
+    """When and by whom a fact was recorded on this node, and which node issued it.
+
+    `origin` and `origin_seq` place the fact in its issuer's log: they, never the local arrival, order a person's
+    facts, so every node derives the same sanctions from the same facts.
+    """
+
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(6))
+    origin_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+def columns_of(model: type[Base], source: object) -> dict[str, Any]:
+    """The values `source` (a command, a fact) holds for the model's columns, by name: what a new row copies."""
+    names = [column.key for column in inspect(model).column_attrs]
+    return {name: getattr(source, name) for name in names if hasattr(source, name)}
+
+
+class EnumText(TypeDecorator[StrEnum]):
+    """A domain enum stored as its value in a plain text column (a CHECK constraint lists the values)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: StrEnum | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
+def one_of(column: str, enum: type[StrEnum]) -> CheckConstraint:
+    """The CHECK constraint that keeps `column` within the enum's values; named after the column."""
+    values = ", ".join(repr(member.value) for member in enum)
+    return CheckConstraint(f"{column} IN ({values})", name=column)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -120,6 +176,9 @@ class Database:
         self._connection: AsyncConnection | None = None
         self._lock: asyncio.Lock | None = None
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # Runs at the end of every use case, inside its transaction (the app wires the federation sealer here,
+        # so the facts a use case staged are logged, chained and signed in the same commit).
+        self.before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None
 
     @classmethod
     def bound(cls, connection: AsyncConnection) -> Database:
@@ -137,9 +196,23 @@ class Database:
         if self._lock is None:
             async with self._sessions() as session, session.begin():
                 yield session
+                await self._before_commit(session)
             return
         async with self._lock, self._sessions() as session, session.begin():
             yield session
+            await self._before_commit(session)
+
+    async def seal_staged(self, session: AsyncSession) -> None:
+        """Run the before-commit hook now, inside the transaction, on the facts staged so far (the commit runs it
+        again on the rest). A transaction that logs very many facts, an import, calls it after each chunk: each
+        chunk is sealed and stored while the next is read, and the facts are never all held at once."""
+        await self._before_commit(session)
+
+    async def _before_commit(self, session: AsyncSession) -> None:
+        if self.before_commit is not None:
+            await self.before_commit(session)
+        elif session.info.get(STAGED):
+            raise RuntimeError("facts were staged but no sealer is wired: they would be lost")
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncConnection]:

@@ -1,13 +1,14 @@
-"""Domain errors with stable codes. Services raise `UserErrors`; the API returns them as `userErrors` data."""
+"""Domain errors with stable codes.
+
+Services raise `UserErrors`; the API returns them as `userErrors` data. A problem names its field by a domain
+path (`("entries", 0, "points")`); the API translates it into the caller's terms.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
-
-from registry.validation import is_region_code
 
 
 class Code(StrEnum):
@@ -31,13 +32,19 @@ class Code(StrEnum):
     RESTORATION_CAP_EXCEEDED = "RESTORATION_CAP_EXCEEDED"
     TOO_MANY_CHECKS = "TOO_MANY_CHECKS"
     FORBIDDEN = "FORBIDDEN"
+    # The fact belongs to another node: its region is served elsewhere, or its record was issued elsewhere.
+    WRONG_NODE = "WRONG_NODE"
+
+
+# A field of a command: names, and positions in its lists. `()` is the command as a whole.
+Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
 class Problem:
     code: Code
     message: str
-    field: tuple[str, ...] | None = None
+    field: Path | None = None  # None: no field is at fault (e.g. FORBIDDEN)
 
 
 class UserErrors(Exception):
@@ -48,33 +55,17 @@ class UserErrors(Exception):
         self.problems = list(problems)
 
 
-def fail(code: Code, message: str, *field: str) -> UserErrors:
-    return UserErrors([Problem(code, message, field or None)])
+def fail(code: Code, message: str, *field: str | int) -> UserErrors:
+    """One problem at `field`; with no field given, the command as a whole is at fault."""
+    return UserErrors([Problem(code, message, field)])
 
 
-class Forbidden(Exception):
-    """A query outside the caller's scope (mutations report FORBIDDEN as a user error instead)."""
+def found(*problems: Problem | None) -> list[Problem]:
+    """The problems among the results of several checks."""
+    return [p for p in problems if p is not None]
 
 
-# Input checks that collect problems, so that a caller learns of every mistake in one answer.
-
-
-def check_text(problems: list[Problem], value: str, limit: int, *field: str) -> None:
-    if not value.strip() or len(value) > limit:
-        problems.append(Problem(Code.INVALID_INPUT, f"{field[-1]} must be 1 to {limit} characters", field))
-
-
-def check_not_future(problems: list[Problem], value: date | None, today: date, *field: str) -> None:
-    if value is not None and value > today:
-        problems.append(Problem(Code.DATE_IN_FUTURE, f"{field[-1]} {value} is after today ({today})", field))
-
-
-def check_region(problems: list[Problem], code: str, *field: str) -> None:
-    if not is_region_code(code):
-        problems.append(Problem(Code.INVALID_CODE, "a region code is 6 digits (GB/T 2260)", field))
-
-
-def raise_if(problems: list[Problem]) -> None:
-    """End the use case before it writes anything."""
+def raise_if(problems: Sequence[Problem]) -> None:
+    """End the use case before it writes anything, reporting every problem found."""
     if problems:
         raise UserErrors(problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import operator
 import re
 from datetime import date
 
@@ -57,6 +58,12 @@ def is_region_code(code: str) -> bool:
     return bool(REGION_CODE.fullmatch(code)) and code[:2] in PROVINCES
 
 
+def speaks_for(node_region: str, region_code: str) -> bool:
+    """Whether the node of `node_region` issues facts about `region_code`: the national node (000000) for every
+    region, a province's node (520000) for its own (52xxxx)."""
+    return node_region == "000000" or region_code[:2] == node_region[:2]
+
+
 def is_institution_code(code: str) -> bool:
     return bool(INSTITUTION_CODE.fullmatch(code))
 
@@ -80,7 +87,7 @@ def is_resident_id(number: str) -> bool:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(int, number[:17]), _ID_WEIGHTS))  # no generator: imports check millions
     return number[17].upper() == _ID_CHECK[total % 11]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+
+from registry.points.changes import SanctionChange
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -64,3 +67,22 @@ def decision(
         ],
         **extra,
     }
+
+
+def sanction_change(code: str = "D520201000001", **overrides: Any) -> SanctionChange:
+    """A change as the points recompute stages it: by default a suspension imposed by Guizhou's bureau."""
+    values: dict[str, Any] = {
+        "practitioner_code": code,
+        "category": "PHYSICIAN",
+        "practitioner_region": "520201",
+        "kind": "SUSPENSION",
+        "change": "imposed",
+        "state": "VALID",
+        "starts_on": date(2026, 3, 10),
+        "ends_on": date(2026, 7, 9),
+        "reregistration_allowed_from": None,
+        "case_number": "黔医保罚〔2026〕1号",
+        "region_code": "520000",
+        "year": 2026,
+    } | overrides
+    return SanctionChange(**values)

@@ -1,13 +1,17 @@
-"""Types shared by every part of the schema."""
+"""Types and helpers shared by every part of the schema: user errors, and running a use case."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TypeVar
 
 import strawberry
+from graphql import GraphQLError
 
-from registry.errors import Code, UserErrors
+from registry.access import Verdict
+from registry.errors import Code, Problem, UserErrors
+
+from .mapping import graphql_path
 
 ErrorCode = strawberry.enum(Code, name="UserErrorCode", description="Stable, machine-readable error codes.")
 
@@ -23,23 +27,30 @@ T = TypeVar("T")
 
 
 def user_errors(exc: UserErrors) -> list[UserError]:
-    return [UserError(field=list(p.field) if p.field else None, message=p.message, code=p.code) for p in exc.problems]
+    return [UserError(field=graphql_path(p.field), message=p.message, code=p.code) for p in exc.problems]
 
 
-async def attempt(call: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
+async def attempt(use_case: Awaitable[T]) -> tuple[T | None, list[UserError]]:
     """Run one use case; turn the failures a user caused into `userErrors` data."""
     try:
-        return await call(), []
+        return await use_case, []
     except UserErrors as exc:
         return None, user_errors(exc)
 
 
-async def answer(call: Callable[[], Awaitable[T]]) -> T:
-    """Run a read; a failure the caller caused becomes a GraphQL error carrying its stable code."""
-    from graphql import GraphQLError
+def query_error(problem: Problem) -> GraphQLError:
+    return GraphQLError(problem.message, extensions={"code": str(problem.code)})
 
+
+async def answer(read: Awaitable[T]) -> T:
+    """Run a read; a failure the caller caused becomes a GraphQL error carrying its stable code."""
     try:
-        return await call()
+        return await read
     except UserErrors as exc:
-        problem = exc.problems[0]
-        raise GraphQLError(problem.message, extensions={"code": str(problem.code)}) from None
+        raise query_error(exc.problems[0]) from None
+
+
+def allow(verdict: Verdict) -> None:
+    """Refuse a query the actor may not make, as a GraphQL error with the code FORBIDDEN."""
+    if verdict is not None:
+        raise query_error(verdict)

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import Enum
 
 import strawberry
 from graphql import GraphQLError
 
-from registry import clock
+from registry import access, clock
 from registry.eligibility import service
 from registry.errors import Code
 
+from .common import allow
 from .context import Info
-
-QualificationStatus = strawberry.enum(service.Status, name="QualificationStatus")
-
-
-@strawberry.enum
-class SanctionKind(Enum):
-    SUSPENSION = "SUSPENSION"
-    TERMINATION = "TERMINATION"
-
-
-@strawberry.enum
-class SanctionState(Enum):
-    VALID = "VALID"
-    LIFTED = "LIFTED"
-    SUPERSEDED = "SUPERSEDED"
+from .enums import QualificationStatus, SanctionKind, SanctionState
+from .mapping import output
 
 
 @strawberry.type(description="A suspension or termination of insurance payment qualification.")
@@ -42,6 +29,11 @@ class Sanction:
     region_code: str = strawberry.field(description="The bureau that decided it.")
     policy_version: str = strawberry.field(description="The policy under which it was derived.")
 
+    @classmethod
+    def of(cls, sanction: object) -> Sanction:
+        """From a stored sanction, or from the sanction in force that an eligibility answer names."""
+        return output(cls, sanction)
+
 
 @strawberry.type
 class Eligibility:
@@ -49,13 +41,37 @@ class Eligibility:
     institution_code: str | None
     at: datetime
     eligible: bool
-    status: QualificationStatus  # type: ignore[valid-type]
+    status: QualificationStatus
     affiliated: bool | None = strawberry.field(description="Null when no institution was given.")
     eligible_again_on: date | None
     sanction: Sanction | None
     policy_version: str | None = strawberry.field(
-        description="The policy that answered (the practitioner's region, on that day); null when not registered."
+        description="The policy that answered: of the institution's region when an institution is given (it decides "
+        "the emergency exception), else of the practitioner's region, on that day; null when not registered."
     )
+
+    @strawberry.field(
+        description="True when a peer of this node is STALE, UNREACHABLE or HALTED: the answer may miss another "
+        "province's latest sanctions, and a billing system may choose to fail closed."
+    )
+    async def degraded(self, info: Info) -> bool:
+        return await info.context.degraded()
+
+    @classmethod
+    def of(cls, answer: service.Answer) -> Eligibility:
+        # Written out rather than copied by name: a batch shapes thousands of these per request.
+        c, s = answer.check, answer.sanction
+        return cls(
+            practitioner_code=c.practitioner_code,
+            institution_code=c.institution_code,
+            at=c.at,
+            eligible=answer.eligible,
+            status=answer.status,
+            affiliated=answer.affiliated,
+            eligible_again_on=answer.eligible_again_on,
+            sanction=None if s is None else Sanction.of(s),
+            policy_version=answer.policy_version,
+        )
 
 
 @strawberry.input
@@ -66,43 +82,9 @@ class EligibilityCheckInput:
     emergency: bool | None = False
 
 
-def _eligibility(answer: service.Answer) -> Eligibility:
-    c, s = answer.check, answer.sanction
-    return Eligibility(
-        practitioner_code=c.practitioner_code,
-        institution_code=c.institution_code,
-        at=c.at,
-        eligible=answer.eligible,
-        status=answer.status,
-        affiliated=answer.affiliated,
-        eligible_again_on=answer.eligible_again_on,
-        sanction=None
-        if s is None
-        else Sanction(
-            practitioner_code=c.practitioner_code,
-            kind=SanctionKind(s.kind),
-            state=SanctionState(s.state),
-            starts_on=s.starts_on,
-            ends_on=s.ends_on,
-            reregistration_allowed_from=s.reregistration_allowed_from,
-            case_number=s.case_number,
-            region_code=s.region_code,
-            policy_version=s.policy_version,
-        ),
-        policy_version=answer.policy_version,
-    )
-
-
-def _forbid_unless_allowed(info: Info) -> None:
-    actor = info.context.actor
-    if not actor.may_check_eligibility:
-        raise GraphQLError(f"{actor.subject} may not check eligibility", extensions={"code": Code.FORBIDDEN})
-
-
 async def _check(info: Info, checks: list[service.Check]) -> list[Eligibility]:
-    services = info.context.services
-    answers = await service.check(services.db, services.policies, checks)
-    return [_eligibility(a) for a in answers]
+    answers = await service.check(info.context.db, info.context.policies, checks)
+    return [Eligibility.of(a) for a in answers]
 
 
 @strawberry.type
@@ -116,13 +98,13 @@ class EligibilityQuery:
         at: datetime | None = None,
         emergency: bool | None = False,
     ) -> Eligibility:
-        _forbid_unless_allowed(info)
+        allow(access.check_eligibility(info.context.actor))
         check = service.Check(practitioner_code, institution_code, at or clock.now(), bool(emergency))
         return (await _check(info, [check]))[0]
 
     @strawberry.field(description="Many checks in one request (a claims batch or a roster), answered in order.")
     async def eligibilities(self, info: Info, checks: list[EligibilityCheckInput]) -> list[Eligibility]:
-        _forbid_unless_allowed(info)
+        allow(access.check_eligibility(info.context.actor))
         limit = info.context.services.max_batch_checks
         if len(checks) > limit:
             raise GraphQLError(

@@ -5,35 +5,22 @@ from __future__ import annotations
 import base64
 from datetime import date
 from decimal import Decimal
-from enum import Enum
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
-from registry import clock
+from registry import access, clock
 from registry.errors import Code
-from registry.points import service
-from registry.points.models import Decision as DecisionRow
-from registry.points.models import PointRecord as PointRecordRow
+from registry.points import commands, decisions, objections, queries, restorations, reviews
+from registry.points import models as rows
 
-from .common import UserError, answer, attempt
+from .common import UserError, allow, answer, attempt
 from .context import Info
-from .eligibility import Sanction, SanctionKind
-from .practitioners import PointRecord, Responsibility, sanction_of
-
-
-@strawberry.enum
-class DecisionBasis(Enum):
-    ADMINISTRATIVE_PENALTY = "ADMINISTRATIVE_PENALTY"
-    AGREEMENT_HANDLING = "AGREEMENT_HANDLING"
-
-
-@strawberry.enum
-class ReviewOutcome(Enum):
-    UPHELD = "UPHELD"
-    AMENDED = "AMENDED"
-    REVOKED = "REVOKED"
+from .eligibility import Sanction
+from .enums import DecisionBasis, Responsibility, ReviewOutcome, SanctionKind
+from .mapping import command, output
+from .practitioners import PointRecord
 
 
 @strawberry.type
@@ -58,27 +45,8 @@ class Decision:
     entries: list[DecisionEntry]
 
     @classmethod
-    def of(cls, row: DecisionRow, entries: list[PointRecordRow]) -> Decision:
-        return cls(
-            case_number=row.case_number,
-            region_code=row.region_code,
-            institution_code=row.institution_code,
-            basis=DecisionBasis(row.basis),
-            decided_on=row.decided_on,
-            conduct_from=row.conduct_from,
-            conduct_to=row.conduct_to,
-            behaviour=row.behaviour,
-            amount_involved=row.amount_involved,
-            entries=[
-                DecisionEntry(
-                    practitioner_code=e.practitioner_code,
-                    points=e.points,
-                    responsibility=Responsibility(e.responsibility),
-                    suspension_months=e.suspension_months,
-                )
-                for e in entries
-            ],
-        )
+    def of(cls, row: rows.Decision, entries: list[rows.PointRecord]) -> Decision:
+        return output(cls, row, entries=[output(DecisionEntry, e) for e in entries])
 
 
 @strawberry.input
@@ -136,9 +104,11 @@ class RecordRestorationInput:
 
 @strawberry.type
 class RecordDecisionPayload:
-    decision: Decision | None
-    sanctions: list[Sanction] = strawberry.field(description="Every sanction this decision imposed or changed.")
-    user_errors: list[UserError]
+    decision: Decision | None = None
+    sanctions: list[Sanction] = strawberry.field(
+        default_factory=list, description="Every sanction this decision imposed or changed."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -149,16 +119,18 @@ class PointRecordPayload:
 
 @strawberry.type
 class ReviewPointsPayload:
-    point_record: PointRecord | None
-    sanctions: list[Sanction] = strawberry.field(description="Every sanction the review imposed, changed or lifted.")
-    user_errors: list[UserError]
+    point_record: PointRecord | None = None
+    sanctions: list[Sanction] = strawberry.field(
+        default_factory=list, description="Every sanction the review imposed, changed or lifted."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class RecordRestorationPayload:
-    points: int | None = strawberry.field(description="The year's total after the restoration.")
-    sanctions: list[Sanction]
-    user_errors: list[UserError]
+    points: int | None = strawberry.field(default=None, description="The year's total after the restoration.")
+    sanctions: list[Sanction] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -173,6 +145,10 @@ class Policy:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+    @classmethod
+    def of(cls, has_next: bool, last_id: int | None) -> PageInfo:
+        return cls(has_next_page=has_next, end_cursor=None if last_id is None else _cursor(last_id))
 
 
 @strawberry.type
@@ -223,153 +199,85 @@ def _after(cursor: str | None) -> int | None:
         ) from None
 
 
-def _criteria(info: Info, where: ListFilter | None, first: int, after: str | None) -> service.ListCriteria:
-    where = where or ListFilter()
-    return service.ListCriteria(
-        actor=info.context.actor,
-        region_code=where.region_code,
-        institution_code=where.institution_code,
-        from_date=where.from_date,
-        to_date=where.to_date,
-        kind=where.kind.value if where.kind else None,
-        first=max(1, min(first, 500)),
-        after=_after(after),
-    )
+def _criteria(where: ListFilter | None, first: int, after: str | None) -> commands.ListCriteria:
+    return command(commands.ListCriteria, where or ListFilter(), first=max(1, min(first, 500)), after=_after(after))
 
 
 @strawberry.type
 class PointsQuery:
     @strawberry.field(description="The policy in force for a region on a day.")
     def policy(self, info: Info, region_code: str, on: date | None = None) -> Policy:
-        p = info.context.services.policies.policy_for(region_code, on or clock.today())
-        return Policy(
-            jurisdiction=p.jurisdiction, version=p.version, effective_from=p.effective_from, rules=JSON(p.to_dict())
-        )
+        allow(access.read_policy(info.context.actor, region_code=region_code))
+        p = info.context.policies.policy_for(region_code, on or clock.today())
+        return output(Policy, p, rules=JSON(p.to_dict()))
 
     @strawberry.field(description="Decisions, newest first, within the caller's jurisdiction.")
     async def decisions(
         self, info: Info, filter: ListFilter | None = None, first: int = 50, after: str | None = None
     ) -> DecisionConnection:
-        criteria = _criteria(info, filter, first, after)
-        page = await answer(lambda: service.list_decisions(info.context.services.db, criteria))
-        return DecisionConnection(
-            edges=[DecisionEdge(cursor=_cursor(d.id), node=Decision.of(d, entries)) for d, entries in page.items],
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=(page.items and _cursor(page.items[-1][0].id)) or None
-            ),
-        )
+        c = info.context
+        page = await answer(queries.list_decisions(c.db, _criteria(filter, first, after), actor=c.actor))
+        edges = [DecisionEdge(cursor=_cursor(d.id), node=Decision.of(d, entries)) for d, entries in page.items]
+        last = page.items[-1][0].id if page.items else None
+        return DecisionConnection(edges=edges, page_info=PageInfo.of(page.has_next, last))
 
     @strawberry.field(description="Sanctions, newest first, within the caller's jurisdiction.")
     async def sanctions(
         self, info: Info, filter: ListFilter | None = None, first: int = 50, after: str | None = None
     ) -> SanctionConnection:
-        criteria = _criteria(info, filter, first, after)
-        page = await answer(lambda: service.list_sanctions(info.context.services.db, criteria))
-        return SanctionConnection(
-            edges=[SanctionEdge(cursor=_cursor(s.id), node=sanction_of(s)) for s in page.items],
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=(page.items and _cursor(page.items[-1].id)) or None
-            ),
-        )
+        c = info.context
+        page = await answer(queries.list_sanctions(c.db, _criteria(filter, first, after), actor=c.actor))
+        edges = [SanctionEdge(cursor=_cursor(s.id), node=Sanction.of(s)) for s in page.items]
+        last = page.items[-1].id if page.items else None
+        return SanctionConnection(edges=edges, page_info=PageInfo.of(page.has_next, last))
 
 
 @strawberry.type
 class PointsMutation:
     @strawberry.mutation(description="Record a case decision: points for each responsible person.")
     async def record_decision(self, info: Info, input: RecordDecisionInput) -> RecordDecisionPayload:
-        s = info.context.services
+        c = info.context
+        cmd = command(commands.RecordDecision, input)
         result, errors = await attempt(
-            lambda: service.record_decision(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                policies=s.policies,
-                today=clock.today(),
-                case_number=input.case_number,
-                region_code=input.region_code,
-                institution_code=input.institution_code,
-                basis=input.basis.value,
-                decided_on=input.decided_on,
-                behaviour=input.behaviour,
-                conduct_from=input.conduct_from,
-                conduct_to=input.conduct_to,
-                amount_involved=input.amount_involved,
-                entries=[
-                    service.EntryInput(e.practitioner_code, e.points, e.responsibility.value, e.suspension_months)
-                    for e in input.entries
-                ],
-            )
+            decisions.record_decision(c.db, cmd, actor=c.actor, node=c.node, policies=c.policies, today=clock.today())
         )
         if result is None:
-            return RecordDecisionPayload(decision=None, sanctions=[], user_errors=errors)
-        return RecordDecisionPayload(
-            decision=Decision.of(result.decision, result.entries),
-            sanctions=[sanction_of(x) for x in result.sanctions],
-            user_errors=[],
-        )
+            return RecordDecisionPayload(user_errors=errors)
+        decision = Decision.of(result.decision, result.entries)
+        return RecordDecisionPayload(decision=decision, sanctions=_sanctions(result.sanctions))
 
     @strawberry.mutation(description="The practitioner contests a point record (异议申诉).")
     async def file_objection(self, info: Info, input: FileObjectionInput) -> PointRecordPayload:
-        s = info.context.services
-        view, errors = await attempt(
-            lambda: service.file_objection(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                case_number=input.case_number,
-                region_code=input.region_code,
-                practitioner_code=input.practitioner_code,
-                statement=input.statement,
-            )
-        )
-        return PointRecordPayload(point_record=None if view is None else PointRecord.of(view), user_errors=errors)
+        c = info.context
+        cmd = command(commands.FileObjection, input)
+        view, errors = await attempt(objections.file_objection(c.db, cmd, actor=c.actor, node=c.node))
+        return PointRecordPayload(point_record=None if view is None else output(PointRecord, view), user_errors=errors)
 
     @strawberry.mutation(description="The bureau reviews a point record (复核): upheld, amended or revoked.")
     async def review_points(self, info: Info, input: ReviewPointsInput) -> ReviewPointsPayload:
-        s = info.context.services
+        c = info.context
+        cmd = command(commands.ReviewPoints, input)
         result, errors = await attempt(
-            lambda: service.review_points(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                policies=s.policies,
-                today=clock.today(),
-                case_number=input.case_number,
-                region_code=input.region_code,
-                practitioner_code=input.practitioner_code,
-                outcome=input.outcome.value,
-                reviewed_on=input.reviewed_on,
-                reason=input.reason,
-                points=input.points,
-                suspension_months=input.suspension_months,
-            )
+            reviews.review_points(c.db, cmd, actor=c.actor, node=c.node, policies=c.policies, today=clock.today())
         )
         if result is None:
-            return ReviewPointsPayload(point_record=None, sanctions=[], user_errors=errors)
-        return ReviewPointsPayload(
-            point_record=PointRecord.of(result.record),
-            sanctions=[sanction_of(x) for x in result.sanctions],
-            user_errors=[],
-        )
+            return ReviewPointsPayload(user_errors=errors)
+        record = output(PointRecord, result.record)
+        return ReviewPointsPayload(point_record=record, sanctions=_sanctions(result.sanctions))
 
     @strawberry.mutation(description="Remove points for a qualifying activity (记分修复), where the policy allows it.")
     async def record_restoration(self, info: Info, input: RecordRestorationInput) -> RecordRestorationPayload:
-        s = info.context.services
+        c = info.context
+        cmd = command(commands.RecordRestoration, input)
         result, errors = await attempt(
-            lambda: service.record_restoration(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                policies=s.policies,
-                today=clock.today(),
-                practitioner_code=input.practitioner_code,
-                region_code=input.region_code,
-                activity=input.activity,
-                restored_on=input.restored_on,
+            restorations.record_restoration(
+                c.db, cmd, actor=c.actor, node=c.node, policies=c.policies, today=clock.today()
             )
         )
         if result is None:
-            return RecordRestorationPayload(points=None, sanctions=[], user_errors=errors)
-        return RecordRestorationPayload(
-            points=result.points, sanctions=[sanction_of(x) for x in result.sanctions], user_errors=[]
-        )
+            return RecordRestorationPayload(user_errors=errors)
+        return RecordRestorationPayload(points=result.points, sanctions=_sanctions(result.sanctions))
+
+
+def _sanctions(changed: list[rows.Sanction]) -> list[Sanction]:
+    return [Sanction.of(s) for s in changed]

@@ -3,52 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
 
 import strawberry
-from graphql import GraphQLError
 
 from registry import clock
 from registry.eligibility import service as eligibility
-from registry.errors import Code
-from registry.points import service as points_service
-from registry.points.models import Sanction as SanctionRow
-from registry.practitioners import models, service
+from registry.points import queries as points
+from registry.practitioners import affiliations, commands, institutions, queries, registration
+from registry.practitioners import models as rows
 
-from .common import UserError, attempt
+from .common import UserError, answer, attempt
 from .context import Info
-from .eligibility import QualificationStatus, Sanction, SanctionKind, SanctionState
-
-
-@strawberry.enum
-class InstitutionKind(Enum):
-    MEDICAL_INSTITUTION = "MEDICAL_INSTITUTION"
-    RETAIL_PHARMACY = "RETAIL_PHARMACY"
-
-
-@strawberry.enum
-class PractitionerCategory(Enum):
-    PHYSICIAN = "PHYSICIAN"
-    NURSE = "NURSE"
-    PHARMACIST = "PHARMACIST"
-    MEDICAL_TECHNICIAN = "MEDICAL_TECHNICIAN"
-    THERAPIST = "THERAPIST"
-    SETTLEMENT_REVIEWER = "SETTLEMENT_REVIEWER"
-    PHARMACY_PRINCIPAL = "PHARMACY_PRINCIPAL"
-
-
-@strawberry.enum
-class Responsibility(Enum):
-    MAIN = "MAIN"
-    IMPORTANT = "IMPORTANT"
-    GENERAL = "GENERAL"
-
-
-@strawberry.enum
-class PointRecordState(Enum):
-    VALID = "VALID"
-    DISPUTED = "DISPUTED"
-    REVOKED = "REVOKED"
+from .eligibility import Sanction
+from .enums import InstitutionKind, PractitionerCategory, QualificationStatus, RecordState, Responsibility
+from .mapping import command, output
 
 
 @strawberry.type
@@ -57,10 +25,6 @@ class Institution:
     name: str
     kind: InstitutionKind
     region_code: str
-
-    @classmethod
-    def of(cls, row: models.Institution) -> Institution:
-        return cls(code=row.code, name=row.name, kind=InstitutionKind[row.kind], region_code=row.region_code)
 
 
 @strawberry.type
@@ -78,33 +42,7 @@ class PointRecord:
     points: int
     responsibility: Responsibility
     decided_on: date
-    state: PointRecordState
-
-    @classmethod
-    def of(cls, view: points_service.RecordView) -> PointRecord:
-        return cls(
-            case_number=view.case_number,
-            region_code=view.region_code,
-            practitioner_code=view.practitioner_code,
-            points=view.points,
-            responsibility=Responsibility(view.responsibility),
-            decided_on=view.decided_on,
-            state=PointRecordState(str(view.state)),
-        )
-
-
-def sanction_of(row: SanctionRow) -> Sanction:
-    return Sanction(
-        practitioner_code=row.practitioner_code,
-        kind=SanctionKind(row.kind),
-        state=SanctionState(row.state),
-        starts_on=row.starts_on,
-        ends_on=row.ends_on,
-        reregistration_allowed_from=row.reregistration_allowed_from,
-        case_number=row.case_number,
-        region_code=row.region_code,
-        policy_version=row.policy_version,
-    )
+    state: RecordState
 
 
 @strawberry.type
@@ -116,51 +54,36 @@ class Practitioner:
     id_number_masked: str = strawberry.field(description="The resident ID, masked; it is never stored in clear.")
 
     @classmethod
-    def of(cls, row: models.Practitioner) -> Practitioner:
-        return cls(
-            code=row.code,
-            name=row.name,
-            category=PractitionerCategory[row.category],
-            region_code=row.region_code,
-            id_number_masked=row.id_masked,
-        )
+    def of(cls, row: rows.Practitioner) -> Practitioner:
+        return output(cls, row, id_number_masked=row.id_masked)
 
     @strawberry.field(description="Qualification status now.")
-    async def status(self, info: Info) -> QualificationStatus:  # type: ignore[valid-type]
-        services = info.context.services
+    async def status(self, info: Info) -> QualificationStatus:
         check = eligibility.Check(self.code, None, clock.now())
-        return (await eligibility.check(services.db, services.policies, [check]))[0].status
+        return (await eligibility.check(info.context.db, info.context.policies, [check]))[0].status
 
     @strawberry.field
     async def affiliations(self, info: Info) -> list[Affiliation]:
-        rows = await service.get_affiliations(info.context.services.db, self.code)
-        return [
-            Affiliation(institution_code=r.institution_code, starts_on=r.starts_on, ends_on=r.ends_on) for r in rows
-        ]
+        return [output(Affiliation, a) for a in await queries.affiliations_of(info.context.db, self.code)]
 
     @strawberry.field(description="The year's total after revocations, amendments and restorations.")
     async def points(self, info: Info, year: int) -> int:
-        services = info.context.services
-        return await points_service.year_points(services.db, services.policies, self.code, year)
+        return (await info.context.person_years.load((self.code, year))).outcome.total
 
     @strawberry.field(
         description="Whether the year's points call for an interview and close supervision by the institution "
         "(where the policy has such a threshold, e.g. 6 in Tianjin). No payment effect."
     )
     async def interview_required(self, info: Info, year: int) -> bool:
-        services = info.context.services
-        outcome = await points_service.year_outcome(services.db, services.policies, self.code, year)
-        return outcome is not None and outcome.interview_required
+        return (await info.context.person_years.load((self.code, year))).outcome.interview_required
 
     @strawberry.field
     async def point_records(self, info: Info, year: int) -> list[PointRecord]:
-        return [
-            PointRecord.of(v) for v in await points_service.point_records(info.context.services.db, self.code, year)
-        ]
+        return [output(PointRecord, r) for r in (await info.context.person_years.load((self.code, year))).records]
 
     @strawberry.field(description="Every sanction, in every state.")
     async def sanctions(self, info: Info) -> list[Sanction]:
-        return [sanction_of(s) for s in await points_service.sanctions_of(info.context.services.db, self.code)]
+        return [Sanction.of(s) for s in await points.sanctions_of(info.context.db, self.code)]
 
 
 @strawberry.input
@@ -225,101 +148,53 @@ class AffiliationPayload:
 class PractitionerQuery:
     @strawberry.field
     async def practitioner(self, info: Info, code: str) -> Practitioner | None:
-        if not info.context.actor.may_read_practitioner(code):
-            raise GraphQLError(f"{info.context.actor.subject} may not read {code}", extensions={"code": Code.FORBIDDEN})
-        row = await service.get_practitioner(info.context.services.db, code)
+        read = points.practitioner(info.context.db, code, actor=info.context.actor, today=clock.today())
+        row = await answer(read)
         return None if row is None else Practitioner.of(row)
 
     @strawberry.field
     async def institution(self, info: Info, code: str) -> Institution | None:
-        row = await service.get_institution(info.context.services.db, code)
-        return None if row is None else Institution.of(row)
+        row = await answer(queries.institution(info.context.db, code, actor=info.context.actor))
+        return None if row is None else output(Institution, row)
 
 
 @strawberry.type
 class PractitionerMutation:
     @strawberry.mutation(description="A bureau or the institution itself registers a designated institution.")
     async def register_institution(self, info: Info, input: RegisterInstitutionInput) -> RegisterInstitutionPayload:
-        s = info.context.services
-        row, errors = await attempt(
-            lambda: service.register_institution(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                code=input.code,
-                name=input.name,
-                kind=input.kind.value,
-                region_code=input.region_code,
-            )
+        c = info.context
+        cmd = command(commands.RegisterInstitution, input)
+        row, errors = await attempt(institutions.register_institution(c.db, cmd, actor=c.actor, node=c.node))
+        return RegisterInstitutionPayload(
+            institution=None if row is None else output(Institution, row), user_errors=errors
         )
-        return RegisterInstitutionPayload(institution=None if row is None else Institution.of(row), user_errors=errors)
 
     @strawberry.mutation(description="Register a practitioner (登记备案) at one or more institutions.")
     async def register_practitioner(self, info: Info, input: RegisterPractitionerInput) -> PractitionerPayload:
-        s = info.context.services
-        row, errors = await attempt(
-            lambda: service.register_practitioner(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                today=clock.today(),
-                code=input.code,
-                name=input.name,
-                id_number=input.id_number,
-                category=input.category.value,
-                region_code=input.region_code,
-                institution_codes=input.institution_codes,
-                registered_on=input.registered_on,
-            )
-        )
+        c = info.context
+        cmd = command(commands.RegisterPractitioner, input)
+        use_case = registration.register_practitioner(c.db, cmd, actor=c.actor, node=c.node, today=clock.today())
+        row, errors = await attempt(use_case)
         return PractitionerPayload(practitioner=None if row is None else Practitioner.of(row), user_errors=errors)
 
     @strawberry.mutation(description="Affiliate a registered practitioner with one more institution (多点执业).")
     async def add_affiliation(self, info: Info, input: AddAffiliationInput) -> AffiliationPayload:
-        s = info.context.services
-        row, errors = await attempt(
-            lambda: service.add_affiliation(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                today=clock.today(),
-                practitioner_code=input.practitioner_code,
-                institution_code=input.institution_code,
-                starts_on=input.starts_on,
-            )
-        )
-        return AffiliationPayload(affiliation=None if row is None else _affiliation(row), user_errors=errors)
+        c = info.context
+        cmd = command(commands.AddAffiliation, input)
+        use_case = affiliations.add_affiliation(c.db, cmd, actor=c.actor, node=c.node, today=clock.today())
+        row, errors = await attempt(use_case)
+        return AffiliationPayload(affiliation=None if row is None else output(Affiliation, row), user_errors=errors)
 
     @strawberry.mutation(description="End a practitioner's affiliation with an institution.")
     async def end_affiliation(self, info: Info, input: EndAffiliationInput) -> AffiliationPayload:
-        s = info.context.services
-        row, errors = await attempt(
-            lambda: service.end_affiliation(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                practitioner_code=input.practitioner_code,
-                institution_code=input.institution_code,
-                ends_on=input.ends_on,
-            )
-        )
-        return AffiliationPayload(affiliation=None if row is None else _affiliation(row), user_errors=errors)
+        c = info.context
+        cmd = command(commands.EndAffiliation, input)
+        row, errors = await attempt(affiliations.end_affiliation(c.db, cmd, actor=c.actor, node=c.node))
+        return AffiliationPayload(affiliation=None if row is None else output(Affiliation, row), user_errors=errors)
 
     @strawberry.mutation(description="End a practitioner's registration and every affiliation.")
     async def deregister_practitioner(self, info: Info, input: DeregisterPractitionerInput) -> PractitionerPayload:
-        s = info.context.services
-        row, errors = await attempt(
-            lambda: service.deregister(
-                s.db,
-                node=s.node,
-                actor=info.context.actor,
-                practitioner_code=input.practitioner_code,
-                ends_on=input.ends_on,
-                reason=input.reason,
-            )
-        )
+        c = info.context
+        cmd = command(commands.DeregisterPractitioner, input)
+        row, errors = await attempt(registration.deregister_practitioner(c.db, cmd, actor=c.actor, node=c.node))
         return PractitionerPayload(practitioner=None if row is None else Practitioner.of(row), user_errors=errors)
-
-
-def _affiliation(row: models.Affiliation) -> Affiliation:
-    return Affiliation(institution_code=row.institution_code, starts_on=row.starts_on, ends_on=row.ends_on)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.tools import merge_types
 
+from registry.observability import ObservedErrors
+
 from .eligibility import EligibilityQuery
+from .federation import FederationQuery
 from .points import PointsMutation, PointsQuery
 from .practitioners import PractitionerMutation, PractitionerQuery
 
-Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery))
+Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery, FederationQuery))
 Mutation = merge_types("Mutation", (PractitionerMutation, PointsMutation))
 
 
@@ -34,7 +37,7 @@ def build_schema(*, max_depth: int = 10, max_tokens: int = 20_000) -> strawberry
             lambda: ValidationCache(maxsize=512),
             lambda: AddValidationRules([depth_rule]),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: MaskErrors(should_mask_error=_is_a_bug),
+            lambda: ObservedErrors(should_mask_error=_is_a_bug),
         ],
     )
 

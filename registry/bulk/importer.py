@@ -1,11 +1,14 @@
-"""`registry import`: a CSV file into the node's tables and event log, all or nothing.
+"""`registry import`: a CSV file into the node's tables and its feed, all or nothing.
 
-A reader thread parses the file and applies the per-row checks (codes, the resident ID's checksum, dates,
-duplicates within the file, institutions the node holds) and hashes the resident ID as registration does. It hands
-the rows that pass over in chunks. For each chunk, in one transaction for the whole file, the database side
-`COPY`s it into a temporary staging table, checks it set-wise against what the node held (people and institutions
-already there), and, while nothing is wrong so far, inserts it set-wise with one event per row. So PostgreSQL
-writes one chunk while Python reads the next: on two cores, both are busy.
+A reader thread parses the file and turns each row into the fact the API would record, checked by the API's own
+command (codes, the resident ID's checksum, dates, the institutions the node holds, the node's region) and with the
+resident ID hashed as registration hashes it; it catches duplicates within the file too. It hands the facts over
+in chunks. For each chunk, in one transaction for the whole file, the database side `COPY`s it into a temporary
+staging table, checks it set-wise against what the node held (people and institutions already there), and, while
+nothing is wrong so far, logs the facts (`eventlog.append_many`: each takes its origin seq), writes the rows the
+store functions would write for them set-wise from the staging table, and has the database's before-commit hook
+(the federation sealer) seal and store them in the feed. So PostgreSQL writes one chunk while Python reads the
+next, and the facts are never all held at once.
 
 Any bad row, found by either side, rolls everything back; the first ones are reported by line number with the
 API's codes, and all are counted.
@@ -13,39 +16,43 @@ API's codes, and all are counted.
 
 from __future__ import annotations
 
-import dataclasses
-import queue
+import asyncio
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Hashable, Iterator, Sequence
-from contextlib import closing
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
 import psycopg
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from registry.bulk import facts
+from registry import eventlog
 from registry.bulk.rows import (
     INSTITUTION_COLUMNS,
     PRACTITIONER_COLUMNS,
     PRACTITIONER_EXPORT_COLUMNS,
-    InstitutionRow,
+    InstitutionChecks,
     PractitionerChecks,
-    PractitionerRow,
-    check_institution,
     header,
     read_rows,
 )
+from registry.db import Database
 from registry.errors import Code, Problem
+from registry.facts import Fact
+from registry.node import Node
+from registry.practitioners.facts import InstitutionRegistered, PractitionerRegistered
 
-# Recorded as who wrote the rows and events: the node's operator, on the command line.
+# Recorded as who wrote the rows and facts: the node's operator, on the command line.
 ACTOR = "import"
-# Rows per chunk: large enough for set-wise statements to pay off, small enough to keep memory flat.
+# Rows per chunk: large enough for set-wise statements to pay off, small enough to keep memory flat. A multiple
+# of the sealer's checkpoint interval, so the feed has a checkpoint every 500 events as one big seal would give.
 CHUNK = 20_000
+
+Connection = psycopg.AsyncConnection[Any]
 
 
 class Progress(Protocol):
@@ -88,7 +95,7 @@ class Imported:
     rows: int  # rows written
     unchanged: int  # rows already there as given (institutions only), skipped
     seconds: float
-    events: tuple[int, int] | None  # first and last sequence number appended
+    seqs: tuple[int, int] | None  # the first and last origin seq the facts took
 
 
 @dataclass
@@ -101,7 +108,8 @@ class _Errors:
         for p in problems:
             self.count += 1
             if len(self.first) < self.limit:
-                self.first.append(LineError(line, str(p.code), ".".join(p.field) if p.field else None, p.message))
+                column = str(p.field[0]) if p.field else None  # the domain field is the file's column
+                self.first.append(LineError(line, str(p.code), column, p.message))
 
     def add_sql(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Rows of (line, code, field, message, total) from a check query, the first `limit` by line."""
@@ -125,8 +133,9 @@ def _text(value: str) -> str:
 
 @dataclass(frozen=True)
 class _Chunk:
-    text: str  # rows in COPY text format
-    rows: int
+    text: str  # staging rows in COPY text format: line, n (the fact's place in the chunk), columns
+    lines: list[int]
+    facts: list[Fact]
 
 
 @dataclass(frozen=True)
@@ -135,21 +144,22 @@ class _Kind:
 
     name: str
     accepted: Sequence[Sequence[str]]  # the header's accepted column sets
-    # Gives the row check (fields -> a row, or problems), once the import holds its locks.
-    checker: Callable[[psycopg.Connection], Callable[[dict[str, str]], Any]]
+    # Gives the row check (fields -> a fact, or problems), once the import holds its locks.
+    checker: Callable[[Connection], Awaitable[Callable[[dict[str, str]], Any]]]
     # What must be unique within the file: (key, column, what it is), keys kept compact (a million of them).
     keys: Callable[[Any], Sequence[tuple[Hashable, str, str]]]
-    staged: Callable[[int, Any], Sequence[str]]  # line, row -> staging columns, fact last
-    staging: str  # CREATE TEMPORARY TABLE bulk (...)
+    staged: Callable[[Any], Sequence[str]]  # a fact -> its staging columns after line and n
+    staging: str  # CREATE TEMPORARY TABLE bulk (line, n, ...)
     # Set-wise checks of a chunk against the rows the node held before the import (skipped when it held none: the
     # file's own rows are unique already). Each gives (line, code, field, message, total), the first %(limit)s.
     checks: Sequence[str]
-    writes: Sequence[str]  # set-wise inserts from the staging table
-    event: str
+    # Set-wise inserts from the staging table: the rows the store functions write for these facts (origin_seq is
+    # %(first)s + n).
+    writes: Sequence[str]
     locks: Sequence[str]  # LOCK TABLE: what must not change under the import until it commits
     analyze: str  # the tables to ANALYZE afterwards
-    referencing: Sequence[str]  # tables written whose foreign keys the checks already guarantee
-    unchanged: str | None = None  # deletes staged rows that are already there as given; they are skipped
+    referencing: Sequence[str]  # tables written whose foreign keys the import guarantees itself
+    unchanged: str | None = None  # deletes staged rows already there as given, returning their lines: skipped
 
 
 def _read_chunks(
@@ -160,49 +170,53 @@ def _read_chunks(
     progress: Progress,
     chunk_rows: int,
 ) -> Iterator[_Chunk]:
-    """Check each row, keep the good ones as COPY text; yield them in chunks."""
+    """Check each row, keep the good ones as facts and COPY text; yield them in chunks."""
     first_line: dict[str, dict[Hashable, int]] = {}
-    lines: list[str] = []
+    rows: list[str] = []
+    lines: list[int] = []
+    facts: list[Fact] = []
     for line, fields in read_rows(path, kind.accepted, lambda done, total: progress.read(done, total)):
-        row = [Problem(Code.INVALID_INPUT, fields[""])] if "" in fields else check(fields)
-        if isinstance(row, list):
-            errors.add(line, row)
+        fact = [Problem(Code.INVALID_INPUT, fields[""])] if "" in fields else check(fields)
+        if isinstance(fact, list):
+            errors.add(line, fact)
             continue
         duplicates = []
-        for key, column, what in kind.keys(row):
+        for key, column, what in kind.keys(fact):
             seen = first_line.setdefault(column, {}).setdefault(key, line)
             if seen != line:
                 duplicates.append(Problem(Code.ALREADY_REGISTERED, f"{what} is also on line {seen}", (column,)))
         if duplicates:
             errors.add(line, duplicates)
             continue
-        lines.append("\t".join(kind.staged(line, row)))
-        if len(lines) == chunk_rows:
-            yield _Chunk("\n".join(lines) + "\n", len(lines))
-            lines = []
-    if lines:
-        yield _Chunk("\n".join(lines) + "\n", len(lines))
+        rows.append("\t".join((str(line), str(len(facts)), *kind.staged(fact))))
+        lines.append(line)
+        facts.append(fact)
+        if len(facts) == chunk_rows:
+            yield _Chunk("\n".join(rows) + "\n", lines, facts)
+            rows, lines, facts = [], [], []
+    if facts:
+        yield _Chunk("\n".join(rows) + "\n", lines, facts)
 
 
-def _in_background(chunks: Iterator[_Chunk]) -> Generator[_Chunk]:
-    """Run the reader in a thread, one chunk ahead, so that Python reads while PostgreSQL writes."""
-    handoff: queue.Queue[_Chunk | BaseException | None] = queue.Queue(maxsize=1)
+async def _in_background(chunks: Iterator[_Chunk]) -> AsyncGenerator[_Chunk]:
+    """Run the reader in a thread, a chunk ahead, so that Python reads while PostgreSQL writes."""
+    loop = asyncio.get_running_loop()
+    handoff: asyncio.Queue[_Chunk | BaseException | None] = asyncio.Queue()
+    room = threading.Semaphore(1)  # chunks read ahead of the one being written
     stop = threading.Event()
 
     def hand(item: _Chunk | BaseException | None) -> bool:
-        """Wait until the consumer takes it, unless it has stopped listening."""
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        """Wait for room, unless the consumer has stopped listening."""
+        while not room.acquire(timeout=0.1):
+            if stop.is_set():
+                return False
+        loop.call_soon_threadsafe(handoff.put_nowait, item)
+        return True
 
     def work() -> None:
         try:
             for chunk in chunks:
-                if not hand(chunk):
+                if stop.is_set() or not hand(chunk):
                     return
             hand(None)
         except BaseException as exc:  # raised again in the consumer
@@ -211,64 +225,52 @@ def _in_background(chunks: Iterator[_Chunk]) -> Generator[_Chunk]:
     thread = threading.Thread(target=work, name="import-reader", daemon=True)
     thread.start()
     try:
-        while (item := handoff.get()) is not None:
+        while (item := await handoff.get()) is not None:
+            room.release()
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
         stop.set()
-        thread.join()
+        await asyncio.to_thread(thread.join)
 
 
-def _may_skip_reference_checks(conn: psycopg.Connection, tables: Sequence[str]) -> bool:
-    """Whether the writes may skip PostgreSQL's row-by-row foreign-key checks (a lookup and a row lock for each
-    of millions of references, half the import's time in PostgreSQL).
+async def _raw(connection: AsyncConnection) -> Connection:
+    """The psycopg connection under SQLAlchemy's, in its transaction: for COPY and the set-wise statements."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    return raw
 
-    The import has checked every reference set-wise already (unknown institutions are refused; the practitioners
-    are inserted first, in the same transaction), and holds locks so that none disappears. Skipping is done with
-    `session_replication_role = replica`, which silences every trigger: so only when the tables have no trigger
-    but PostgreSQL's own foreign-key ones, and only for a role allowed to set it.
+
+async def _may_skip_reference_checks(conn: Connection, tables: Sequence[str]) -> bool:
+    """Whether the writes may skip PostgreSQL's row-by-row foreign-key checks (for each of a million
+    registrations, a lookup of its person and a row lock on it: some 6 CPU-seconds of PostgreSQL's 26).
+
+    The import guarantees the references itself: the people are inserted first, in the same transaction, under a
+    lock. Skipping is done with `session_replication_role = replica`, which silences every trigger: so only when
+    the tables have no trigger but PostgreSQL's own foreign-key ones, and only for a role allowed to set it.
     """
     if not tables:
         return False
-    may_set = conn.execute("SELECT current_setting('is_superuser') = 'on'").fetchone()[0]  # type: ignore[index]
-    others = conn.execute(
-        "SELECT count(*) FROM pg_trigger WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal", (list(tables),)
-    ).fetchone()[0]  # type: ignore[index]
+    may_set = await _one(conn, "SELECT current_setting('is_superuser') = 'on'")
+    others = await _one(
+        conn, "SELECT count(*) FROM pg_trigger WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal", (list(tables),)
+    )
     return bool(may_set) and others == 0
 
 
-def _append_events(conn: psycopg.Connection, node_region: str, kind: str, actor: str) -> tuple[int, int] | None:
-    """One event per staged row, in line order, numbered from the node's counter row.
-
-    The counter row stays locked until the import commits, so the numbers of all its chunks follow each other
-    with no gap, and a rollback gives them all back.
-    """
-    n = conn.execute("SELECT count(*) FROM bulk").fetchone()[0]  # type: ignore[index]
-    if not n:
-        return None
-    conn.execute(
-        "INSERT INTO event_counters (node_region, last_seq) VALUES (%s, 0) ON CONFLICT DO NOTHING", (node_region,)
-    )
-    last = conn.execute(
-        "UPDATE event_counters SET last_seq = last_seq + %s WHERE node_region = %s RETURNING last_seq",
-        (n, node_region),
-    ).fetchone()[0]  # type: ignore[index]
-    conn.execute(
-        """INSERT INTO events (node_region, seq, kind, subject, payload, actor)
-           SELECT %(node)s, %(last)s - %(n)s + row_number() OVER (ORDER BY line), %(kind)s, code, fact::jsonb, %(actor)s
-           FROM bulk""",
-        {"node": node_region, "last": last, "n": n, "kind": kind, "actor": actor},
-    )
-    return last - n + 1, last
+async def _one(conn: Connection, query: str, params: Any = None) -> Any:
+    row = await (await conn.execute(query, params)).fetchone()
+    assert row is not None
+    return row[0]
 
 
-def _run(
-    conn: psycopg.Connection,
+async def _run(
+    db: Database,
     path: Path,
     kind: _Kind,
     *,
-    node_region: str,
+    node: str,
     actor: str,
     progress: Progress,
     max_errors: int,
@@ -277,70 +279,93 @@ def _run(
     start = time.perf_counter()
     read_errors, sql_errors = _Errors(max_errors), _Errors(max_errors)  # one per thread
     written = unchanged = 0
-    first_event: int | None = None
-    last_event = 0
+    seqs: tuple[int, int] | None = None
     columns = header(path, kind.accepted)
-    params = {"limit": max_errors, "actor": actor, "id_field": "id_digest" if "id_digest" in columns else "id_number"}
-    with conn.transaction():
+    params = {
+        "limit": max_errors,
+        "actor": actor,
+        "origin": node,
+        "id_field": "id_digest" if "id_digest" in columns else "id_number",
+    }
+    async with db.transaction() as session:
+        conn = await _raw(await session.connection())
         # Set-wise checks and inserts over tens of thousands of rows: give the sorts and hashes room.
-        conn.execute("SET LOCAL work_mem = '64MB'")
-        conn.execute(kind.staging)
+        await conn.execute("SET LOCAL work_mem = '64MB'")
+        await conn.execute(kind.staging)
         for lock in kind.locks:
-            conn.execute(lock)
-        trusted = _may_skip_reference_checks(conn, kind.referencing)
-        held = conn.execute(f"SELECT EXISTS (SELECT FROM {kind.name})").fetchone()[0]  # type: ignore[index]
+            await conn.execute(lock)
+        trusted = await _may_skip_reference_checks(conn, kind.referencing)
+        held = await _one(conn, f"SELECT EXISTS (SELECT FROM {kind.name})")
         checks = kind.checks if held else []
-        check = kind.checker(conn)
-        # Closing the chunks stops the reader thread, whatever happens here.
-        with closing(_in_background(_read_chunks(path, kind, check, read_errors, progress, chunk_rows))) as chunks:
-            for chunk in chunks:
-                conn.execute("TRUNCATE bulk")
-                with conn.cursor().copy("COPY bulk FROM STDIN") as copy:
-                    copy.write(chunk.text)
+        check = await kind.checker(conn)
+        reader = _read_chunks(path, kind, check, read_errors, progress, chunk_rows)
+        async with aclosing(_in_background(reader)) as chunks:  # closing stops the reader thread
+            async for chunk in chunks:
+                await conn.execute("TRUNCATE bulk")
+                async with conn.cursor().copy("COPY bulk FROM STDIN") as copy:
+                    await copy.write(chunk.text)
                 for query in checks:
-                    sql_errors.add_sql(conn.execute(query, params).fetchall())
+                    sql_errors.add_sql(await (await conn.execute(query, params)).fetchall())
                 if read_errors.count or sql_errors.count:
                     continue  # keep reading and checking, to report every bad row; nothing will be kept
+                facts = chunk.facts
                 if kind.unchanged and held:
-                    unchanged += conn.execute(kind.unchanged).rowcount
+                    skipped = {line for (line,) in await (await conn.execute(kind.unchanged)).fetchall()}
+                    if skipped:
+                        unchanged += len(skipped)
+                        facts = [f for line, f in zip(chunk.lines, facts, strict=True) if line not in skipped]
+                        await conn.execute(_RENUMBER)
+                if not facts:
+                    continue
+                issued = await eventlog.append_many(session, facts, node=node, actor=actor)
+                seqs = (seqs[0] if seqs else issued[0].seq, issued[-1].seq)
                 if trusted:
-                    conn.execute("SET LOCAL session_replication_role = replica")
+                    await conn.execute("SET LOCAL session_replication_role = replica")
                 for query in kind.writes:
-                    conn.execute(query, params)
+                    await conn.execute(query, {**params, "first": issued[0].seq})
                 if trusted:
-                    conn.execute("SET LOCAL session_replication_role = origin")
-                events = _append_events(conn, node_region, kind.event, actor)
-                if events:
-                    first_event = first_event or events[0]
-                    last_event = events[1]
-                    written += events[1] - events[0] + 1
+                    await conn.execute("SET LOCAL session_replication_role = origin")
+                await db.seal_staged(session)  # sealed and in the feed now, while the reader goes on
+                written += len(facts)
         read_errors.merge(sql_errors)
         if read_errors.count:
             raise RowsRejected(read_errors.first, read_errors.count)  # rolls the transaction back
         progress.phase("committing")
     progress.phase("analyzing")
-    conn.execute(f"ANALYZE {kind.analyze}")
-    events = (first_event, last_event) if first_event else None
-    return Imported(written, unchanged, time.perf_counter() - start, events)
+    async with db.reader() as connection:
+        await (await _raw(connection)).execute(f"ANALYZE {kind.analyze}")
+    return Imported(written, unchanged, time.perf_counter() - start, seqs)
+
+
+# After skipping rows, the facts' places in the chunk close up again.
+_RENUMBER = """UPDATE bulk SET n = r.n
+               FROM (SELECT line, row_number() OVER (ORDER BY line) - 1 AS n FROM bulk) r
+               WHERE bulk.line = r.line AND bulk.n <> r.n"""
 
 
 # ---- institutions ------------------------------------------------------------------------------------------
 
 
-def _institution_staged(line: int, row: InstitutionRow) -> Sequence[str]:
-    fact = facts.institution_registered(code=row.code, name=row.name, kind=row.kind, region_code=row.region_code)
-    return (str(line), row.code, _text(row.name), row.kind, row.region_code, _text(orjson.dumps(fact).decode()))
+def _institution_staged(fact: InstitutionRegistered) -> Sequence[str]:
+    return (fact.code, _text(fact.name), fact.kind.value, fact.region_code)
+
+
+def _institution_checker(node: str) -> Callable[[Connection], Awaitable[InstitutionChecks]]:
+    async def checker(conn: Connection) -> InstitutionChecks:
+        return InstitutionChecks(node)
+
+    return checker
 
 
 INSTITUTIONS = _Kind(
     name="institutions",
     accepted=[INSTITUTION_COLUMNS],
-    checker=lambda conn: check_institution,
-    keys=lambda row: [(row.code, "code", f"institution {row.code}")],
+    checker=_institution_checker("000000"),
+    keys=lambda fact: [(fact.code, "code", f"institution {fact.code}")],
     staged=_institution_staged,
     staging="""CREATE TEMPORARY TABLE bulk (
-        line integer NOT NULL, code text NOT NULL, name text NOT NULL, kind text NOT NULL,
-        region_code text NOT NULL, fact text NOT NULL) ON COMMIT DROP""",
+        line integer NOT NULL, n integer NOT NULL, code text NOT NULL, name text NOT NULL, kind text NOT NULL,
+        region_code text NOT NULL) ON COMMIT DROP""",
     checks=[
         # As in the API: registering an institution again exactly as it is changes nothing; any difference is
         # refused.
@@ -350,35 +375,36 @@ INSTITUTIONS = _Kind(
            WHERE (i.name, i.kind, i.region_code) IS DISTINCT FROM (s.name, s.kind, s.region_code)
            ORDER BY s.line LIMIT %(limit)s""",
     ],
-    unchanged="DELETE FROM bulk s USING institutions i WHERE i.code = s.code",
+    unchanged="DELETE FROM bulk s USING institutions i WHERE i.code = s.code RETURNING s.line",
+    # What store.institutions writes for a new code.
     writes=[
-        """INSERT INTO institutions (code, name, kind, region_code, registered_by)
-           SELECT code, name, kind, region_code, %(actor)s FROM bulk ORDER BY code""",
+        """INSERT INTO institutions (code, name, kind, region_code, registered_by, origin, origin_seq)
+           SELECT code, name, kind, region_code, %(actor)s, %(origin)s, %(first)s + n FROM bulk ORDER BY code""",
     ],
-    event="institution.registered",
     # Nobody registers an institution while the import checks and writes them.
     locks=["LOCK TABLE institutions IN SHARE ROW EXCLUSIVE MODE"],
-    referencing=[],
     analyze="institutions",
+    referencing=[],
 )
 
 
-def import_institutions(
-    conn: psycopg.Connection,
+async def import_institutions(
+    db: Database,
     path: Path,
     *,
-    node_region: str,
+    node: str,
     actor: str = ACTOR,
     progress: Progress | None = None,
     max_errors: int = 20,
     chunk_rows: int = CHUNK,
 ) -> Imported:
-    """Import institutions from CSV; `conn` must be in autocommit mode (the import is its own transaction)."""
-    return _run(
-        conn,
+    """Import institutions from CSV as the node of region `node`, in one transaction of `db` (whose before-commit
+    hook seals the facts)."""
+    return await _run(
+        db,
         path,
-        INSTITUTIONS,
-        node_region=node_region,
+        replace(INSTITUTIONS, checker=_institution_checker(node)),
+        node=node,
         actor=actor,
         progress=progress or _Silent(),
         max_errors=max_errors,
@@ -389,50 +415,46 @@ def import_institutions(
 # ---- practitioners -----------------------------------------------------------------------------------------
 
 
-def _practitioner_staged(line: int, row: PractitionerRow) -> Sequence[str]:
-    fact = facts.practitioner_registered(
-        code=row.code,
-        name=row.name,
-        category=row.category,
-        region_code=row.region_code,
-        id_digest=row.id_digest,
-        id_masked=row.id_masked,
-        institution_codes=row.institution_codes,
-        registered_on=row.registered_on,
-    )
+def _practitioner_staged(fact: PractitionerRegistered) -> Sequence[str]:
     return (
-        str(line),
-        row.code,
-        _text(row.name),
-        row.category,
-        row.region_code,
-        row.id_digest,
-        row.id_masked,
-        "{" + ",".join(row.institution_codes) + "}",  # checked codes: nothing to quote
-        row.registered_on.isoformat(),
-        _text(orjson.dumps(fact).decode()),
+        fact.code,
+        _text(fact.name),
+        fact.category.value,
+        fact.region_code,
+        fact.id_digest,
+        fact.id_masked,
+        "{" + ",".join(fact.institution_codes) + "}",  # checked codes: nothing to quote
+        fact.registered_on.isoformat(),
     )
 
 
-def _practitioner_keys(row: PractitionerRow) -> Sequence[tuple[Hashable, str, str]]:
-    # One person, one code (as registration insists). The digest as a number takes half the memory of its text.
-    return [(row.code, "code", f"practitioner {row.code}"), (int(row.id_digest, 16), row.id_field, "the same person")]
+def _practitioner_keys(id_column: str) -> Callable[[PractitionerRegistered], Sequence[tuple[Hashable, str, str]]]:
+    """One person, one code (as registration insists); `id_column` is where the file gives the person's identity.
+    The digest as a number takes half the memory of its text."""
+
+    def keys(fact: PractitionerRegistered) -> Sequence[tuple[Hashable, str, str]]:
+        return [
+            (fact.code, "code", f"practitioner {fact.code}"),
+            (int(fact.id_digest, 16), id_column, "the same person"),
+        ]
+
+    return keys
 
 
-def _unset(conn: psycopg.Connection) -> Any:
-    raise NotImplementedError("the checks need the node's id secret: see import_practitioners")
+async def _unset(conn: Connection) -> Any:
+    raise NotImplementedError("the checks need the node's identity key: see import_practitioners")
 
 
 PRACTITIONERS = _Kind(
     name="practitioners",
     checker=_unset,
     accepted=[PRACTITIONER_COLUMNS, PRACTITIONER_EXPORT_COLUMNS],
-    keys=_practitioner_keys,
+    keys=_practitioner_keys("id_number"),
     staged=_practitioner_staged,
     staging="""CREATE TEMPORARY TABLE bulk (
-        line integer NOT NULL, code text NOT NULL, name text NOT NULL, category text NOT NULL,
+        line integer NOT NULL, n integer NOT NULL, code text NOT NULL, name text NOT NULL, category text NOT NULL,
         region_code text NOT NULL, id_hash text NOT NULL, id_masked text NOT NULL, institution_codes text[] NOT NULL,
-        registered_on date NOT NULL, fact text NOT NULL) ON COMMIT DROP""",
+        registered_on date NOT NULL) ON COMMIT DROP""",
     # Index probes (LATERAL) for a chunk's rows: a hash join would read the node's table whole for every chunk.
     checks=[
         # The import brings people new to the node; registering a known person again goes through the API,
@@ -449,52 +471,54 @@ PRACTITIONERS = _Kind(
                                LIMIT 1) p
            ORDER BY s.line LIMIT %(limit)s""",
     ],
+    # What store.registrations writes for people new to the node: the person, a registration period and an
+    # affiliation with each institution, in the order given; all of them carry the fact's origin and seq.
     writes=[
-        """INSERT INTO practitioners (code, name, category, region_code, id_hash, id_masked)
-           SELECT code, name, category, region_code, id_hash, id_masked FROM bulk ORDER BY code""",
-        """INSERT INTO registrations (practitioner_code, starts_on, recorded_by)
-           SELECT code, registered_on, %(actor)s FROM bulk ORDER BY line""",
-        # In the order given, so that the export lists them as they came.
-        """INSERT INTO affiliations (practitioner_code, institution_code, starts_on, recorded_by)
-           SELECT s.code, c.code, s.registered_on, %(actor)s
+        """INSERT INTO practitioners (code, name, category, region_code, id_hash, id_masked, registered_on, origin,
+                                      origin_seq)
+           SELECT code, name, category, region_code, id_hash, id_masked, registered_on, %(origin)s, %(first)s + n
+           FROM bulk ORDER BY code""",
+        """INSERT INTO registrations (practitioner_code, starts_on, recorded_by, origin, origin_seq)
+           SELECT code, registered_on, %(actor)s, %(origin)s, %(first)s + n FROM bulk ORDER BY line""",
+        """INSERT INTO affiliations (practitioner_code, institution_code, starts_on, recorded_by, origin, origin_seq)
+           SELECT s.code, c.code, s.registered_on, %(actor)s, %(origin)s, %(first)s + s.n
            FROM bulk s CROSS JOIN LATERAL unnest(s.institution_codes) WITH ORDINALITY AS c(code, n)
            ORDER BY s.line, c.n""",
     ],
-    event="practitioner.registered",
     # Nobody registers a practitioner while the import checks and writes them, and no institution changes.
     locks=[
         "LOCK TABLE practitioners IN SHARE ROW EXCLUSIVE MODE",
         "LOCK TABLE institutions IN SHARE MODE",
     ],
-    referencing=["registrations", "affiliations"],
     analyze="practitioners, registrations, affiliations",
+    referencing=["registrations"],
 )
 
 
-def import_practitioners(
-    conn: psycopg.Connection,
+async def import_practitioners(
+    db: Database,
     path: Path,
     *,
-    node_region: str,
-    id_secret: bytes,
+    node: Node,
     today: date,
     actor: str = ACTOR,
     progress: Progress | None = None,
     max_errors: int = 20,
     chunk_rows: int = CHUNK,
 ) -> Imported:
-    """Import practitioners, their registrations and affiliations from CSV; `conn` must be in autocommit mode."""
+    """Import practitioners, their registrations and affiliations from CSV as `node`, in one transaction of `db`
+    (whose before-commit hook seals the facts)."""
 
-    def checker(conn: psycopg.Connection) -> PractitionerChecks:
-        codes = frozenset(code for (code,) in conn.execute("SELECT code FROM institutions"))
-        return PractitionerChecks(id_secret, today, codes)
+    async def checker(conn: Connection) -> PractitionerChecks:
+        codes = frozenset(code for (code,) in await (await conn.execute("SELECT code FROM institutions")).fetchall())
+        return PractitionerChecks(node.region, node.id_secret, today, codes)
 
-    kind = dataclasses.replace(PRACTITIONERS, checker=checker)
-    return _run(
-        conn,
+    id_column = "id_number" if "id_number" in header(path, PRACTITIONERS.accepted) else "id_digest"
+    return await _run(
+        db,
         path,
-        kind,
-        node_region=node_region,
+        replace(PRACTITIONERS, checker=checker, keys=_practitioner_keys(id_column)),
+        node=node.region,
         actor=actor,
         progress=progress or _Silent(),
         max_errors=max_errors,

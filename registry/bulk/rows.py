@@ -1,4 +1,4 @@
-"""The CSV formats and the checks of one row that need no database, with the API's rules and codes.
+"""The CSV formats, and each row turned into the fact the API would record, checked by the API's own commands.
 
 Institutions: `code,name,kind,region_code`.
 Practitioners: `code,name,id_number,category,region_code,institution_codes,registered_on`, or, instead of
@@ -11,20 +11,15 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterator, Sequence, Set
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO
 
-from registry.errors import Code, Problem, check_not_future, check_region, check_text
-from registry.practitioners.models import CATEGORIES, INSTITUTION_KINDS
-from registry.validation import (
-    hash_resident_id,
-    is_institution_code,
-    is_practitioner_code,
-    is_resident_id,
-    mask_resident_id,
-)
+from registry.errors import Code, Problem
+from registry.practitioners.commands import RegisterInstitution, RegisterPractitioner
+from registry.practitioners.enums import InstitutionKind, PractitionerCategory
+from registry.practitioners.facts import InstitutionRegistered, PractitionerRegistered
+from registry.validation import hash_resident_id, mask_resident_id, speaks_for
 
 INSTITUTION_COLUMNS = ("code", "name", "kind", "region_code")
 PRACTITIONER_COLUMNS = ("code", "name", "id_number", "category", "region_code", "institution_codes", "registered_on")
@@ -43,6 +38,8 @@ ID_DIGEST = re.compile(r"[0-9a-f]{64}")
 ID_MASKED = re.compile(r"\d{4}\*{10}\d{3}[\dX]")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SEPARATORS = re.compile(r"[|;]")
+KINDS = {kind.value: kind for kind in InstitutionKind}
+CATEGORIES = {category.value: category for category in PractitionerCategory}
 
 
 class BadFile(Exception):
@@ -94,13 +91,14 @@ def read_rows(
     with _open(path) as handle:
         raw = handle.buffer  # type: ignore[attr-defined]  # its position, a block ahead, will do for progress
         reader = csv.reader(handle, strict=True)
-        names = list(_header(reader, path, accepted).items())
+        positions = _header(reader, path, accepted)
+        names = sorted(positions, key=positions.__getitem__)  # in the file's order
         width = len(names)
         line = reader.line_num + 1
         try:
             for n, fields in enumerate(reader, 1):
                 if len(fields) == width:
-                    yield line, {name: fields[i] for name, i in names}
+                    yield line, dict(zip(names, fields, strict=True))
                 elif fields:
                     yield line, {"": f"expected {width} fields, found {len(fields)}"}
                 line = reader.line_num + 1
@@ -113,50 +111,43 @@ def read_rows(
         progress(total, total)
 
 
-@dataclass(frozen=True)
-class InstitutionRow:
-    code: str
-    name: str
-    kind: str
-    region_code: str
+def _unknown(value: str, what: str, column: str) -> Problem:
+    return Problem(Code.INVALID_INPUT, f"unknown {what} {value}", (column,))
 
 
-def check_institution(fields: dict[str, str]) -> InstitutionRow | list[Problem]:
-    """The checks of `registerInstitution` that need no database."""
-    code, name, kind, region = fields["code"], fields["name"], fields["kind"], fields["region_code"]
-    problems: list[Problem] = []
-    if not is_institution_code(code):
-        problems.append(Problem(Code.INVALID_CODE, "an institution code is H or P followed by 11 digits", ("code",)))
-    elif (code[0] == "H") != (kind == "MEDICAL_INSTITUTION"):
-        problems.append(Problem(Code.INVALID_CODE, "H codes are medical institutions, P codes pharmacies", ("code",)))
-    check_text(problems, name, 200, "name")
-    if kind not in INSTITUTION_KINDS:
-        problems.append(Problem(Code.INVALID_INPUT, f"unknown kind {kind}", ("kind",)))
-    check_region(problems, region, "region_code")
-    return problems or InstitutionRow(code, name, kind, region)
+def _wrong_node(node: str, region: str) -> Problem:
+    message = f"this node speaks for {node}; import people and institutions of {region} at the node of {region}"
+    return Problem(Code.WRONG_NODE, message, ("region_code",))
 
 
-@dataclass(frozen=True)
-class PractitionerRow:
-    code: str
-    name: str
-    category: str
-    region_code: str
-    id_digest: str
-    id_masked: str
-    institution_codes: list[str]
-    registered_on: date
-    id_field: str  # the column the identity came from: id_number, or id_digest as exported
+class InstitutionChecks:
+    """`registerInstitution` on one row: its command's checks, and the node's region."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    def __call__(self, fields: dict[str, str]) -> InstitutionRegistered | list[Problem]:
+        kind = KINDS.get(fields["kind"])
+        if kind is None:
+            return [_unknown(fields["kind"], "kind", "kind")]
+        cmd = RegisterInstitution(fields["code"], fields["name"], kind, fields["region_code"])
+        if problems := cmd.problems():
+            return problems
+        if not speaks_for(self.node, cmd.region_code):
+            return [_wrong_node(self.node, cmd.region_code)]
+        return InstitutionRegistered.of(cmd)
 
 
 class PractitionerChecks:
-    """The checks of `registerPractitioner` on one row, and the resident ID's keyed hash.
+    """`registerPractitioner` on one row: its command's checks, the institutions the node holds, the node's region;
+    then the resident ID's keyed hash, as registration makes it.
 
     `institutions` are the codes the node holds (the import reads them once, under a lock that keeps them so):
     a set lookup per code, where a join per chunk of rows would read the whole table every time.
     """
 
-    def __init__(self, id_secret: bytes, today: date, institutions: Set[str]) -> None:
+    def __init__(self, node: str, id_secret: bytes, today: date, institutions: Set[str]) -> None:
+        self.node = node
         self.id_secret = id_secret
         self.today = today
         self.institutions = institutions
@@ -170,60 +161,50 @@ class PractitionerChecks:
                 self._dates[raw] = None
         return self._dates[raw]
 
-    def __call__(self, fields: dict[str, str]) -> PractitionerRow | list[Problem]:
-        code, name, category, region = fields["code"], fields["name"], fields["category"], fields["region_code"]
-        problems: list[Problem] = []
-        if not is_practitioner_code(code):
-            problems.append(Problem(Code.INVALID_CODE, "a practitioner code is 1 to 20 letters and digits", ("code",)))
-        check_text(problems, name, 100, "name")
-        digest, masked = self._identity(fields, problems)
-        if category not in CATEGORIES:
-            problems.append(Problem(Code.INVALID_INPUT, f"unknown category {category}", ("category",)))
-        check_region(problems, region, "region_code")
-        institutions = [c.strip() for c in SEPARATORS.split(fields["institution_codes"])]
-        if institutions == [""]:
-            problems.append(Problem(Code.INVALID_INPUT, "give at least one institution", ("institution_codes",)))
-        elif len(set(institutions)) != len(institutions):
-            problems.append(Problem(Code.INVALID_INPUT, "an institution is listed twice", ("institution_codes",)))
-        for inst in institutions:
-            if inst and not is_institution_code(inst):
-                problems.append(
-                    Problem(Code.INVALID_CODE, f"{inst!r} is not an institution code", ("institution_codes",))
-                )
+    def __call__(self, fields: dict[str, str]) -> PractitionerRegistered | list[Problem]:
+        # What GraphQL refuses before a command exists: an unknown enum value, a malformed date.
+        category = CATEGORIES.get(fields["category"])
         registered_on = self._date(fields["registered_on"])
+        problems = [] if category else [_unknown(fields["category"], "category", "category")]
         if registered_on is None:
             problems.append(Problem(Code.INVALID_INPUT, "registered_on must be a date YYYY-MM-DD", ("registered_on",)))
-        check_not_future(problems, registered_on, self.today, "registered_on")
+        raw_codes = fields["institution_codes"]
+        institutions = tuple(c.strip() for c in SEPARATORS.split(raw_codes)) if raw_codes.strip() else ()
+        exported = "id_number" not in fields
+        cmd = RegisterPractitioner(
+            fields["code"],
+            fields["name"],
+            "" if exported else fields["id_number"],
+            category or PractitionerCategory.PHYSICIAN,
+            fields["region_code"],
+            institutions,
+            registered_on or self.today,
+        )
+        problems += cmd.problems(self.today)
+        if exported:  # the digest and masked form stand for the resident ID
+            problems = [p for p in problems if p.field != ("id_number",)] + _exported_identity(fields)
         if problems:
             return problems
         # As in the API, the institutions are looked up once the input is well-formed.
-        unknown = [inst for inst in institutions if inst not in self.institutions]
+        unknown = [code for code in institutions if code not in self.institutions]
         if unknown:
             return [
-                Problem(Code.UNKNOWN_INSTITUTION, f"institution {inst} is not registered", ("institution_codes",))
-                for inst in unknown
+                Problem(Code.UNKNOWN_INSTITUTION, f"institution {code} is not registered", ("institution_codes",))
+                for code in unknown
             ]
-        assert registered_on is not None
-        id_field = "id_number" if "id_number" in fields else "id_digest"
-        return PractitionerRow(code, name, category, region, digest, masked, institutions, registered_on, id_field)
+        if not speaks_for(self.node, cmd.region_code):
+            return [_wrong_node(self.node, cmd.region_code)]
+        if exported:
+            return PractitionerRegistered.of(cmd, id_digest=fields["id_digest"], id_masked=fields["id_masked"])
+        digest, masked = hash_resident_id(self.id_secret, cmd.id_number), mask_resident_id(cmd.id_number)
+        return PractitionerRegistered.of(cmd, id_digest=digest, id_masked=masked)
 
-    def _identity(self, fields: dict[str, str], problems: list[Problem]) -> tuple[str, str]:
-        """The keyed hash and masked form, from the resident ID or as exported."""
-        if "id_number" in fields:
-            number = fields["id_number"]
-            if not is_resident_id(number):
-                problems.append(
-                    Problem(Code.INVALID_ID_NUMBER, "not a valid 18-character resident ID number", ("id_number",))
-                )
-                return "", ""
-            return hash_resident_id(self.id_secret, number), mask_resident_id(number)
-        digest, masked = fields["id_digest"], fields["id_masked"]
-        if not ID_DIGEST.fullmatch(digest):
-            problems.append(
-                Problem(Code.INVALID_ID_NUMBER, "id_digest must be 64 lower-case hex digits", ("id_digest",))
-            )
-        if not ID_MASKED.fullmatch(masked):
-            problems.append(
-                Problem(Code.INVALID_ID_NUMBER, "id_masked must be 4 digits, 10 asterisks, 4 more", ("id_masked",))
-            )
-        return digest, masked
+
+def _exported_identity(fields: dict[str, str]) -> list[Problem]:
+    problems = []
+    if not ID_DIGEST.fullmatch(fields["id_digest"]):
+        problems.append(Problem(Code.INVALID_ID_NUMBER, "id_digest must be 64 lower-case hex digits", ("id_digest",)))
+    if not ID_MASKED.fullmatch(fields["id_masked"]):
+        message = "id_masked must be 4 digits, 10 asterisks, 4 more"
+        problems.append(Problem(Code.INVALID_ID_NUMBER, message, ("id_masked",)))
+    return problems

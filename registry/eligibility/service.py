@@ -16,10 +16,11 @@ from sqlalchemy import text
 
 from registry.clock import cst_date
 from registry.db import Database
+from registry.points.enums import SanctionKind, SanctionState
 from registry.points.policy import PolicyBook
 
 
-class Status(StrEnum):
+class QualificationStatus(StrEnum):
     NORMAL = "NORMAL"
     SUSPENDED = "SUSPENDED"
     TERMINATED = "TERMINATED"
@@ -36,8 +37,9 @@ class Check:
 
 @dataclass(frozen=True)
 class SanctionInForce:
-    kind: str
-    state: str
+    practitioner_code: str
+    kind: SanctionKind
+    state: SanctionState
     starts_on: date
     ends_on: date | None
     reregistration_allowed_from: date | None
@@ -50,11 +52,12 @@ class SanctionInForce:
 class Answer:
     check: Check
     eligible: bool
-    status: Status
+    status: QualificationStatus
     affiliated: bool | None
     eligible_again_on: date | None
     sanction: SanctionInForce | None
-    # The policy that answered (the practitioner's region, on the day); None when not registered.
+    # The policy that answered (the institution's region, else the practitioner's, on the day); None when not
+    # registered.
     policy_version: str | None
 
 
@@ -62,7 +65,7 @@ class Answer:
 # clean. A suspension runs to its end whatever the registration does, so deregistering does not escape it.
 # A termination outranks a suspension.
 QUERY = text("""
-SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code,
+SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code, i.region_code AS inst_region,
        CASE WHEN c.inst IS NULL THEN NULL ELSE EXISTS (
            SELECT 1 FROM affiliations a
            WHERE a.practitioner_code = c.code AND a.institution_code = c.inst
@@ -72,6 +75,7 @@ SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code,
 FROM unnest(CAST(:codes AS text[]), CAST(:insts AS text[]), CAST(:days AS date[]))
      WITH ORDINALITY AS c(code, inst, day, n)
 LEFT JOIN practitioners p ON p.code = c.code
+LEFT JOIN institutions i ON i.code = c.inst
 LEFT JOIN LATERAL (
     SELECT starts_on FROM registrations
     WHERE practitioner_code = c.code AND starts_on <= c.day AND (ends_on IS NULL OR ends_on >= c.day)
@@ -105,13 +109,18 @@ def _answer(check: Check, day: date, row: object, policies: PolicyBook) -> Answe
     m = row._mapping  # type: ignore[attr-defined]
     affiliated: bool | None = m["affiliated"]
     if not m["registered"]:
-        return Answer(check, False, Status.NOT_REGISTERED, affiliated, None, None, None)
-    policy = policies.policy_for(m["region_code"], day)
+        return Answer(check, False, QualificationStatus.NOT_REGISTERED, affiliated, None, None, None)
+    # The emergency exception is the asking institution's region's to decide (a Beijing institution may bill
+    # emergency care by a terminated doctor, a Tianjin one may not); with no institution, the person's region.
+    policy = policies.policy_for(m["inst_region"] or m["region_code"], day)
     if m["kind"] is None:
-        return Answer(check, affiliated is not False, Status.NORMAL, affiliated, None, None, policy.version)
+        return Answer(
+            check, affiliated is not False, QualificationStatus.NORMAL, affiliated, None, None, policy.version
+        )
     sanction = SanctionInForce(
-        m["kind"],
-        m["state"],
+        check.practitioner_code,
+        SanctionKind(m["kind"]),
+        SanctionState(m["state"]),
         m["starts_on"],
         m["ends_on"],
         m["reregistration_allowed_from"],
@@ -120,11 +129,11 @@ def _answer(check: Check, day: date, row: object, policies: PolicyBook) -> Answe
         m["policy_version"],
     )
     eligible_again_on = None
-    if sanction.kind == "SUSPENSION":
-        status, exempt = Status.SUSPENDED, policy.emergency_during_suspension
-        if sanction.state == "VALID" and sanction.ends_on is not None:
+    if sanction.kind is SanctionKind.SUSPENSION:
+        status, exempt = QualificationStatus.SUSPENDED, policy.emergency_during_suspension
+        if sanction.state is SanctionState.VALID and sanction.ends_on is not None:
             eligible_again_on = sanction.ends_on + timedelta(days=1)
     else:
-        status, exempt = Status.TERMINATED, policy.emergency_during_termination
+        status, exempt = QualificationStatus.TERMINATED, policy.emergency_during_termination
     eligible = affiliated is not False and check.emergency and exempt
     return Answer(check, eligible, status, affiliated, eligible_again_on, sanction, policy.version)

@@ -4,55 +4,52 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base
-
-INSTITUTION_KINDS = ("MEDICAL_INSTITUTION", "RETAIL_PHARMACY")
-CATEGORIES = (
-    "PHYSICIAN",
-    "NURSE",
-    "PHARMACIST",
-    "MEDICAL_TECHNICIAN",
-    "THERAPIST",
-    "SETTLEMENT_REVIEWER",
-    "PHARMACY_PRINCIPAL",
-)
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from registry.db import Base, EnumText, Recorded, one_of
+from registry.practitioners.enums import InstitutionKind, PractitionerCategory
 
 
 class Institution(Base):
     __tablename__ = "institutions"
-    __table_args__ = (CheckConstraint(_one_of("kind", INSTITUTION_KINDS), name="kind"),)
+    __table_args__ = (one_of("kind", InstitutionKind),)
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[InstitutionKind] = mapped_column(EnumText(InstitutionKind, 32))
     region_code: Mapped[str] = mapped_column(String(6))
     registered_at: Mapped[datetime] = mapped_column(server_default=func.now())
     registered_by: Mapped[str] = mapped_column(String(64))
+    # The registration fact that stands (two nodes registering one code: the lowest origin and seq win).
+    origin: Mapped[str] = mapped_column(String(6))
+    origin_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class Practitioner(Base):
     __tablename__ = "practitioners"
-    __table_args__ = (CheckConstraint(_one_of("category", CATEGORIES), name="category"),)
+    __table_args__ = (one_of("category", PractitionerCategory),)
 
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    category: Mapped[str] = mapped_column(String(32))
+    category: Mapped[PractitionerCategory] = mapped_column(EnumText(PractitionerCategory, 32))
     region_code: Mapped[str] = mapped_column(String(6))
     # The resident ID is never kept in clear: a keyed hash to find the person again, a masked form to show.
     id_hash: Mapped[str] = mapped_column(String(64), index=True)
     id_masked: Mapped[str] = mapped_column(String(18))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # The registration these fields come from: the latest by (registered_on, origin, origin_seq).
+    registered_on: Mapped[date]
+    origin: Mapped[str] = mapped_column(String(6))
+    origin_seq: Mapped[int] = mapped_column(BigInteger)
 
 
-class Registration(Base):
-    """A period of 登记备案. A person registered again after a bar gets a new period and a clean status."""
+class Registration(Recorded, Base):
+    """A period of 登记备案. A person registered again after a bar gets a new period and a clean status.
+
+    `ends_on` is derived from the facts (see `periods.py`): the first deregistration on or after the start, or the
+    day before the next registration.
+    """
 
     __tablename__ = "registrations"
     __table_args__ = (
@@ -64,11 +61,12 @@ class Registration(Base):
     practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
 
 
-class Affiliation(Base):
+class Affiliation(Recorded, Base):
+    """`ended_on` is what an `affiliation.ended` fact said; `ends_on` is derived: the earlier of that and the end of
+    the registration period the affiliation started in (see `periods.py`)."""
+
     __tablename__ = "affiliations"
     __table_args__ = (
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="period"),
@@ -76,9 +74,19 @@ class Affiliation(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
-    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    # No foreign keys: an affiliation issued by the institution's node may arrive before the person's registration.
+    practitioner_code: Mapped[str] = mapped_column(String(20))
+    institution_code: Mapped[str] = mapped_column(String(12))
     starts_on: Mapped[date]
+    ended_on: Mapped[date | None]
     ends_on: Mapped[date | None]
-    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class Deregistration(Recorded, Base):
+    __tablename__ = "deregistrations"
+    __table_args__ = (Index("ix_deregistrations_practitioner", "practitioner_code", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_code: Mapped[str] = mapped_column(String(20))
+    ends_on: Mapped[date]  # the last day of the registration it ends
+    reason: Mapped[str] = mapped_column(Text)

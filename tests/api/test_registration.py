@@ -5,23 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from registry.db import Database
-from registry.models import Affiliation, Event, Institution, Practitioner, Registration
+from registry.models import Affiliation, FeedEvent, Institution, Practitioner, Registration
 from tests import factories as f
 from tests.conftest import Client
+from tests.helpers import codes, counts
 
-TABLES = (Institution, Practitioner, Registration, Affiliation, Event)
-
-
-async def counts(db: Database) -> dict[str, int]:
-    async with db.reader() as conn:
-        return {t.__tablename__: (await conn.execute(select(func.count()).select_from(t))).scalar_one() for t in TABLES}
-
-
-def errors(payload: dict[str, Any]) -> list[str]:
-    return [e["code"] for e in payload["userErrors"]]
+TABLES = (Institution, Practitioner, Registration, Affiliation, FeedEvent)
 
 
 @pytest.fixture
@@ -50,11 +42,11 @@ async def test_bureau_registers_institution_and_resend_is_idempotent(client: Cli
         },
         "userErrors": [],
     }
-    before = await counts(db)
+    before = await counts(db, TABLES)
     assert await register_institution(client, bureau) == first
-    assert await counts(db) == before
+    assert await counts(db, TABLES) == before
     other = await register_institution(client, bureau, name="Another name")
-    assert errors(other) == ["ALREADY_REGISTERED"]
+    assert codes(other) == ["ALREADY_REGISTERED"]
 
 
 @pytest.mark.parametrize(
@@ -72,24 +64,24 @@ async def test_bureau_registers_institution_and_resend_is_idempotent(client: Cli
 async def test_bad_institution_input_is_refused_and_writes_nothing(
     client: Client, bureau: str, db: Database, change: dict[str, Any], code: str, field: list[str] | None
 ) -> None:
-    before = await counts(db)
+    before = await counts(db, TABLES)
     data = await client.op("RegisterInstitution", {"input": {**f.institution(), **change}}, token=bureau)
     payload = data["registerInstitution"]
     assert payload["institution"] is None
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)]
-    assert await counts(db) == before
+    assert await counts(db, TABLES) == before
 
 
 async def test_institution_registers_itself_but_not_another(client: Client) -> None:
     own = client.token("institution", institution="H52020100001")
-    assert errors(await register_institution(client, own)) == []
-    assert errors(await register_institution(client, own, code="H52020100002")) == ["FORBIDDEN"]
+    assert codes(await register_institution(client, own)) == []
+    assert codes(await register_institution(client, own, code="H52020100002")) == ["FORBIDDEN"]
 
 
 async def test_city_bureau_scope(client: Client) -> None:
     city = client.token("bureau", region="520200")
-    assert errors(await register_institution(client, city, code="H52020100001", region="520201")) == []
-    assert errors(await register_institution(client, city, code="H52030100001", region="520301")) == ["FORBIDDEN"]
+    assert codes(await register_institution(client, city, code="H52020100001", region="520201")) == []
+    assert codes(await register_institution(client, city, code="H52030100001", region="520301")) == ["FORBIDDEN"]
 
 
 async def test_register_practitioner_at_several_institutions(client: Client, bureau: str) -> None:
@@ -151,116 +143,76 @@ async def test_bad_practitioner_input_is_refused_and_writes_nothing(
     client: Client, bureau: str, db: Database, change: dict[str, Any], code: str, field: list[str]
 ) -> None:
     await register_institution(client, bureau)
-    before = await counts(db)
+    before = await counts(db, TABLES)
     data = await client.op("RegisterPractitioner", {"input": {**f.practitioner(), **change}}, token=bureau)
     payload = data["registerPractitioner"]
     assert payload["practitioner"] is None
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)]
-    assert await counts(db) == before
+    assert await counts(db, TABLES) == before
 
 
 async def test_several_problems_are_reported_together(client: Client, bureau: str) -> None:
     bad = {**f.practitioner(), "code": "?", "idNumber": "1", "registeredOn": "2099-01-01"}
     payload = (await client.op("RegisterPractitioner", {"input": bad}, token=bureau))["registerPractitioner"]
-    assert sorted(errors(payload)) == ["DATE_IN_FUTURE", "INVALID_CODE", "INVALID_ID_NUMBER"]
+    assert sorted(codes(payload)) == ["DATE_IN_FUTURE", "INVALID_CODE", "INVALID_ID_NUMBER"]
 
 
 async def test_registering_twice_is_refused(client: Client, bureau: str, db: Database) -> None:
     await register_institution(client, bureau)
     await register_practitioner(client, bureau)
-    before = await counts(db)
-    assert errors(await register_practitioner(client, bureau)) == ["ALREADY_REGISTERED"]
-    assert errors(await register_practitioner(client, bureau, serial="999")) == ["ALREADY_REGISTERED"]
+    before = await counts(db, TABLES)
+    assert codes(await register_practitioner(client, bureau)) == ["ALREADY_REGISTERED"]
+    assert codes(await register_practitioner(client, bureau, serial="999")) == ["ALREADY_REGISTERED"]
     # The same person under a second code would split their points.
     second = await register_practitioner(client, bureau, code="D520201000777")
     assert [(e["code"], e["field"]) for e in second["userErrors"]] == [("ALREADY_REGISTERED", ["input", "idNumber"])]
-    assert await counts(db) == before
+    assert await counts(db, TABLES) == before
 
 
 async def test_institution_registers_only_its_own_staff(client: Client, bureau: str) -> None:
     await register_institution(client, bureau)
     await register_institution(client, bureau, code="H52020100002")
     own = client.token("institution", institution="H52020100001")
-    assert errors(await register_practitioner(client, own, institutions=("H52020100002",))) == ["FORBIDDEN"]
-    assert errors(await register_practitioner(client, own)) == []
+    assert codes(await register_practitioner(client, own, institutions=("H52020100002",))) == ["FORBIDDEN"]
+    assert codes(await register_practitioner(client, own)) == []
 
 
 @pytest.mark.parametrize("role", [("practitioner", {"practitioner": "D520201000001"}), ("regulator", {})])
 async def test_readers_cannot_register(client: Client, bureau: str, role: tuple[str, dict[str, str]]) -> None:
     await register_institution(client, bureau)
     token = client.token(role[0], **role[1])
-    assert errors(await register_practitioner(client, token)) == ["FORBIDDEN"]
-    assert errors(await register_institution(client, token, code="H52020100009")) == ["FORBIDDEN"]
+    assert codes(await register_practitioner(client, token)) == ["FORBIDDEN"]
+    assert codes(await register_institution(client, token, code="H52020100009")) == ["FORBIDDEN"]
+
+
+async def affiliation(
+    client: Client, token: str, operation: str, day: str, practitioner: str = "D520201000001"
+) -> dict[str, Any]:
+    """AddAffiliation (day: startsOn) or EndAffiliation (day: endsOn) with H52010100003."""
+    day_field = "startsOn" if operation == "AddAffiliation" else "endsOn"
+    variables = {"input": {"practitionerCode": practitioner, "institutionCode": "H52010100003", day_field: day}}
+    data = await client.op(operation, variables, token=token)
+    return data[operation[0].lower() + operation[1:]]
 
 
 async def test_affiliations_can_be_added_and_ended(client: Client, bureau: str) -> None:
     await register_institution(client, bureau)
     await register_institution(client, bureau, code="H52010100003", region="520101")
     await register_practitioner(client, bureau)
-    added = await client.op(
-        "AddAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201000001",
-                "institutionCode": "H52010100003",
-                "startsOn": "2025-01-01",
-            }
-        },
-        token=bureau,
-    )
-    assert added["addAffiliation"] == {
+    added = await affiliation(client, bureau, "AddAffiliation", "2025-01-01")
+    assert added == {
         "affiliation": {"institutionCode": "H52010100003", "startsOn": "2025-01-01", "endsOn": None},
         "userErrors": [],
     }
-    again = await client.op(
-        "AddAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201000001",
-                "institutionCode": "H52010100003",
-                "startsOn": "2025-02-01",
-            }
-        },
-        token=bureau,
-    )
-    assert errors(again["addAffiliation"]) == ["ALREADY_REGISTERED"]
-    ended = await client.op(
-        "EndAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201000001",
-                "institutionCode": "H52010100003",
-                "endsOn": "2025-03-31",
-            }
-        },
-        token=bureau,
-    )
-    assert ended["endAffiliation"]["affiliation"]["endsOn"] == "2025-03-31"
-    unknown = await client.op(
-        "AddAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201009999",
-                "institutionCode": "H52010100003",
-                "startsOn": "2025-01-01",
-            }
-        },
-        token=bureau,
-    )
-    assert errors(unknown["addAffiliation"]) == ["UNKNOWN_PRACTITIONER"]
+    again = await affiliation(client, bureau, "AddAffiliation", "2025-02-01")
+    assert codes(again) == ["ALREADY_REGISTERED"]
+    ended = await affiliation(client, bureau, "EndAffiliation", "2025-03-31")
+    assert ended["affiliation"]["endsOn"] == "2025-03-31"
+    unknown = await affiliation(client, bureau, "AddAffiliation", "2025-01-01", practitioner="D520201009999")
+    assert codes(unknown) == ["UNKNOWN_PRACTITIONER"]
     other_inst = client.token("institution", institution="H52020100001")
-    foreign = await client.op(
-        "EndAffiliation",
-        {
-            "input": {
-                "practitionerCode": "D520201000001",
-                "institutionCode": "H52010100003",
-                "endsOn": "2025-03-31",
-            }
-        },
-        token=other_inst,
-    )
-    assert errors(foreign["endAffiliation"]) == ["FORBIDDEN"]
+    foreign = await affiliation(client, other_inst, "EndAffiliation", "2025-03-31")
+    assert codes(foreign) == ["FORBIDDEN"]
 
 
 async def test_deregistration_ends_registration_and_affiliations(client: Client, bureau: str) -> None:

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, select
 
 from registry.db import Database
-from registry.models import Decision, Event, Objection, PointRecord, Restoration, Review, Sanction
+from registry.federation import envelope
+from registry.models import (
+    Decision,
+    FeedEvent,
+    Objection,
+    PointRecord,
+    Restoration,
+    Review,
+    Sanction,
+    SanctionChangeRow,
+)
+from registry.points.facts import DecisionRecorded
 from tests import factories as f
-from tests.api.test_points import World, brief, sanction
 from tests.conftest import Client
+from tests.helpers import World, brief, codes, counts, sanction
 
 P, Q = "D520201000001", "D520201000002"
 H = "H52020100001"
-FACTS = (Decision, PointRecord, Objection, Review, Restoration, Sanction, Event)
-
-
-async def counts(db: Database) -> dict[str, int]:
-    async with db.reader() as conn:
-        return {t.__tablename__: (await conn.execute(select(func.count()).select_from(t))).scalar_one() for t in FACTS}
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [e["code"] for e in payload["userErrors"]]
+FACTS = (Decision, PointRecord, Objection, Review, Restoration, Sanction, FeedEvent)
 
 
 @pytest.fixture
@@ -110,10 +113,10 @@ async def test_resending_a_decision_changes_nothing_and_other_content_is_a_dupli
     world: World, db: Database
 ) -> None:
     first = await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-03-10")
-    before = await counts(db)
+    before = await counts(db, FACTS)
     again = await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-03-10")
     assert again["decision"] == first["decision"] and again["userErrors"] == [] and again["sanctions"] == []
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
     other = await world.decide(case="C-1", entries=[(P, 11)], decided_on="2025-03-10")
     assert codes(other) == ["DUPLICATE_CASE_NUMBER"] and other["decision"] is None
     # The same number in another bureau's region is another case.
@@ -122,7 +125,7 @@ async def test_resending_a_decision_changes_nothing_and_other_content_is_a_dupli
         case="C-1", entries=[(P, 1)], decided_on="2025-03-10", region="520101", institution="H52010100001"
     )
     assert elsewhere["userErrors"] == []
-    assert await counts(db) != before
+    assert await counts(db, FACTS) != before
 
 
 @pytest.mark.parametrize(
@@ -157,17 +160,17 @@ async def test_bad_decisions_are_refused_and_write_nothing(
 ) -> None:
     # A valid first entry makes sure nothing of a partly good decision is kept.
     await world.decide(case="C-0", entries=[(Q, 3)], decided_on="2025-01-05")
-    before = await counts(db)
+    before = await counts(db, FACTS)
     body = {**f.decision("C-1", [(Q, 5)], "2025-03-10"), **change}
     if change.get("entries"):
         body["entries"] = [{"practitionerCode": Q, "points": 5, "responsibility": "MAIN"}, *change["entries"]]
     data = await world.client.op("RecordDecision", {"input": body}, token=world.national)
     assert codes(data["recordDecision"]) == [code]
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
 
 
 async def test_bureau_decides_only_in_its_region(world: World, client: Client, db: Database) -> None:
-    before = await counts(db)
+    before = await counts(db, FACTS)
     other = client.token("bureau", region="530000")
     result = await world.decide(other, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")
     assert codes(result) == ["FORBIDDEN"]
@@ -175,14 +178,14 @@ async def test_bureau_decides_only_in_its_region(world: World, client: Client, d
     assert codes(await world.decide(institution, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")) == [
         "FORBIDDEN"
     ]
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
     own = client.token("bureau", region="520000")
     assert codes(await world.decide(own, case="C-1", entries=[(P, 3)], decided_on="2025-03-10")) == []
 
 
 async def test_review_errors(world: World, db: Database) -> None:
     await world.decide(case="C-1", entries=[(P, 5)], decided_on="2025-03-10")
-    before = await counts(db)
+    before = await counts(db, FACTS)
     cases = [
         ({**key("C-9"), "outcome": "UPHELD"}, "UNKNOWN_POINT_RECORD"),
         ({**key(), "outcome": "AMENDED"}, "INVALID_INPUT"),
@@ -193,7 +196,7 @@ async def test_review_errors(world: World, db: Database) -> None:
     for change, code in cases:
         body = {"reviewedOn": "2025-04-01", "reason": "r", **change}
         assert codes(await world.review(**body)) == [code], change
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
     await world.review(**key(), outcome="REVOKED", reviewedOn="2025-04-01", reason="r")
     assert codes(await world.review(**key(), outcome="UPHELD", reviewedOn="2025-04-02", reason="r")) == [
         "POINT_RECORD_REVOKED"
@@ -264,23 +267,25 @@ async def test_listings_are_paginated_filtered_and_scoped(client: Client, world:
     assert [e["node"]["practitionerCode"] for e in sanctions["sanctions"]["edges"]] == [Q]
 
 
-async def test_every_fact_and_sanction_change_is_logged_gaplessly(world: World, db: Database) -> None:
+async def test_every_fact_is_logged_gaplessly_and_every_sanction_change_kept(world: World, db: Database) -> None:
     await world.decide(case="C-1", entries=[(P, 10)], decided_on="2025-02-15")
     await world.decide(case="C-bad", entries=[(P, 99)], decided_on="2025-02-15")  # refused: no event
     await world.decide(case="C-2", entries=[(P, 4)], decided_on="2025-05-20")
     async with db.reader() as conn:
-        rows = (await conn.execute(select(Event.seq, Event.kind, Event.actor).order_by(Event.seq))).all()
+        rows = (
+            await conn.execute(select(FeedEvent.seq, FeedEvent.type, FeedEvent.actor).order_by(FeedEvent.seq))
+        ).all()
+        changes = (
+            await conn.execute(select(SanctionChangeRow.change, SanctionChangeRow.kind).order_by(SanctionChangeRow.id))
+        ).all()
     assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + len(rows)))
-    kinds = [r.kind for r in rows]
-    assert kinds[-5:] == [
-        "decision.recorded",
-        "sanction.imposed",
-        "decision.recorded",
-        "sanction.superseded",
-        "sanction.imposed",
-    ]
-    assert kinds.count("decision.recorded") == 2
+    assert [r.type for r in rows][-2:] == ["decision.recorded", "decision.recorded"]
     assert all(r.actor == "national" for r in rows)
+    assert [(c.change, c.kind) for c in changes][-3:] == [
+        ("imposed", "SUSPENSION"),
+        ("superseded", "SUSPENSION"),
+        ("imposed", "TERMINATION"),
+    ]
 
 
 async def test_objection_to_an_unknown_or_revoked_record(world: World, client: Client, db: Database) -> None:
@@ -289,10 +294,10 @@ async def test_objection_to_an_unknown_or_revoked_record(world: World, client: C
     assert codes(unknown["fileObjection"]) == ["UNKNOWN_POINT_RECORD"]
     await world.decide(case="C-1", entries=[(P, 3)], decided_on="2025-03-10")
     await world.review(**key(), outcome="REVOKED", reviewedOn="2025-04-01", reason="r")
-    before = await counts(db)
+    before = await counts(db, FACTS)
     revoked = await client.op("FileObjection", {"input": {**key(), "statement": "?"}}, token=own)
     assert codes(revoked["fileObjection"]) == ["POINT_RECORD_REVOKED"]
-    assert await counts(db) == before
+    assert await counts(db, FACTS) == before
 
 
 async def test_practitioner_and_regulator_read_what_their_role_allows(world: World, client: Client) -> None:
@@ -353,3 +358,77 @@ async def test_answers_name_the_policy_they_used(world: World, client: Client) -
     assert national["eligibility"] == {"policyVersion": "national-2025.1", "sanction": None}
     nobody = await client.gql(query, {"c": "NOBODY"}, token=world.national)
     assert nobody["eligibility"] == {"policyVersion": None, "sanction": None}
+
+
+async def test_one_request_replays_a_person_year_once(world: World, client: Client, engine: Any) -> None:
+    await world.decide(case="C-1", entries=[(P, 5)], decided_on="2025-03-10")
+    await world.decide(case="C-2", entries=[(P, 1)], decided_on="2024-03-10")
+    query = """query($c: String!) { practitioner(code: $c) {
+        points(year: 2025) interviewRequired(year: 2025) pointRecords(year: 2025) { points }
+        last: points(year: 2024) } }"""
+    replays: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM restorations" in statement:  # read once by each replay of a person-year
+            replays.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        data = await client.gql(query, {"c": P}, token=world.national)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert data["practitioner"] == {
+        "points": 5,
+        "interviewRequired": False,
+        "pointRecords": [{"points": 5}],
+        "last": 1,
+    }
+    assert len(replays) == 2  # 2025 once for its three fields, 2024 once
+
+
+async def test_user_errors_name_the_graphql_field(world: World) -> None:
+    body = f.decision("C-1", [(P, 5), (Q, 13, 7)], "2025-03-10")
+    data = await world.client.op("RecordDecision", {"input": body}, token=world.national)
+    assert [(e["code"], e["field"]) for e in data["recordDecision"]["userErrors"]] == [
+        ("POINTS_OUT_OF_RANGE", ["input", "entries", "1", "points"]),
+        ("SUSPENSION_MONTHS_OUT_OF_RANGE", ["input", "entries", "1", "suspensionMonths"]),
+    ]
+    unknown = await world.decide(case="C-1", entries=[(P, 5), ("D520201999999", 1)], decided_on="2025-03-10")
+    assert [(e["code"], e["field"]) for e in unknown["userErrors"]] == [
+        ("UNKNOWN_PRACTITIONER", ["input", "entries", "1", "practitionerCode"])
+    ]
+
+
+async def test_the_log_holds_each_fact_in_its_wire_form(world: World, db: Database) -> None:
+    case = "黔医保罚〔2025〕" + "9" * 53 + "号"  # the longest case number: 64 characters
+    assert len(case) == 64
+    result = await world.decide(case=case, entries=[(Q, 9), (P, 12)], decided_on="2025-03-10", amountInvolved="12.5")
+    assert result["userErrors"] == []
+    async with db.reader() as conn:
+        query = select(FeedEvent.type, FeedEvent.envelope).order_by(FeedEvent.position.desc()).limit(1)
+        decision = (await conn.execute(query)).one()
+        columns = (SanctionChangeRow.practitioner_code, SanctionChangeRow.change, SanctionChangeRow.kind)
+        query = select(*columns, SanctionChangeRow.reregistration_allowed_from).order_by(SanctionChangeRow.id.desc())
+        changes = (await conn.execute(query.limit(2))).all()
+    sealed = envelope.parse_event(decision.envelope)
+    assert (decision.type, sealed.v, sealed.type) == ("decision.recorded", 1, "decision.recorded")
+    assert sealed.fact == {
+        "case_number": case,
+        "region_code": "520201",
+        "institution_code": H,
+        "basis": "ADMINISTRATIVE_PENALTY",
+        "decided_on": "2025-03-10",
+        "conduct_from": None,
+        "conduct_to": None,
+        "behaviour": "虚构医疗服务",
+        "amount_involved": "12.50",
+        "entries": [
+            {"practitioner_code": P, "points": 12, "responsibility": "MAIN", "suspension_months": None},
+            {"practitioner_code": Q, "points": 9, "responsibility": "MAIN", "suspension_months": None},
+        ],
+    }
+    assert DecisionRecorded.from_wire(sealed.fact).wire() == sealed.fact
+    assert sorted((c.practitioner_code, c.change, c.kind, c.reregistration_allowed_from) for c in changes) == [
+        (P, "imposed", "TERMINATION", date(2028, 3, 10)),
+        (Q, "imposed", "SUSPENSION", None),
+    ]

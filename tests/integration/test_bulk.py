@@ -1,5 +1,6 @@
 """`registry import` and `registry export` on real CSV files and the embedded PostgreSQL: a good import, each kind
-of bad row reported by line with nothing written, the round trip, and the events written."""
+of bad row reported by line with nothing written, the round trip, and the facts sealed into the node's feed
+exactly as the API's registrations are."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import dataclasses
 import os
 import shutil
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from registry import identity
 from registry.app import create_app
 from registry.auth import Actor, Role, issue_token, load_key
 from registry.bulk import importer
@@ -26,21 +30,36 @@ from registry.bulk.importer import RowsRejected, import_institutions, import_pra
 from registry.bulk.rows import BadFile
 from registry.config import Settings
 from registry.db import Database, create_database, libpq_url, make_engine
+from registry.federation import envelope
+from registry.federation.log import COPY_FROM
+from registry.federation.runtime import Federation
 from registry.migrate import upgrade
+from registry.node import Node
+from registry.practitioners.commands import RegisterInstitution, RegisterPractitioner
+from registry.practitioners.enums import InstitutionKind, PractitionerCategory
+from registry.practitioners.facts import InstitutionRegistered, PractitionerRegistered
+from registry.practitioners.institutions import register_institution
+from registry.practitioners.registration import register_practitioner
 from registry.validation import hash_resident_id, mask_resident_id
 from tests.conftest import TEST_DATA
 from tests.factories import resident_id
 from tests.ops import DOCUMENTS
+from tests.processes import REGISTRY
 
 DATABASE = "registry_bulk"
 TODAY = date(2026, 11, 25)
-SECRET = b"s" * 32
-TABLES = "events, event_counters, affiliations, registrations, practitioners, institutions"
+REGION = "520000"  # the node: Guizhou
+NODE = Node(REGION, b"s" * 32)
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+RESET = """TRUNCATE events, checkpoints, origin_heads, node_settings, affiliations, registrations, deregistrations,
+                    practitioners, institutions RESTART IDENTITY;
+           UPDATE feed_head SET position = 0"""
+WRITTEN = ("practitioners", "registrations", "affiliations", "events", "checkpoints")
 
 INSTITUTIONS = [
     ("H52020100001", "贵阳市第一人民医院", "MEDICAL_INSTITUTION", "520201"),
     ("H52020100002", 'Clinic "North", Block 2', "MEDICAL_INSTITUTION", "520201"),
-    ("P11010100001", "Pharmacy\tone", "RETAIL_PHARMACY", "110101"),
+    ("P52030100001", "Pharmacy\tone", "RETAIL_PHARMACY", "520301"),
 ]
 
 
@@ -82,89 +101,175 @@ def url(admin_url: str) -> str:
 
 @pytest.fixture
 def conn(url: str) -> Iterator[psycopg.Connection]:
+    """For the test's own reads; every test starts from a node with nothing registered."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        conn.execute(RESET)
         yield conn
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def engine(url: str, conn: psycopg.Connection) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def db(engine: AsyncEngine) -> Database:
+    """The node's database as its use cases see it: what they log is sealed as Guizhou's, at commit."""
+    return Federation(REGION, KEY).seal(Database(engine))
 
 
 def count(conn: psycopg.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index,no-any-return]
 
 
-def import_people(conn: psycopg.Connection, path: Path, **kwargs: Any) -> importer.Imported:
-    return import_practitioners(conn, path, node_region="520000", id_secret=SECRET, today=TODAY, **kwargs)
+async def import_people(db: Database, path: Path, **kwargs: Any) -> importer.Imported:
+    return await import_practitioners(db, path, node=NODE, today=TODAY, **kwargs)
 
 
-@pytest.fixture
-def institutions(conn: psycopg.Connection, tmp_path: Path) -> Path:
+@pytest_asyncio.fixture(loop_scope="session")
+async def institutions(db: Database, tmp_path: Path) -> Path:
     path = write_csv(tmp_path / "institutions.csv", INSTITUTIONS)
-    import_institutions(conn, path, node_region="520000")
+    await import_institutions(db, path, node=REGION)
     return path
 
 
+def feed(conn: psycopg.Connection) -> list[envelope.Sealed]:
+    """The node's feed, checked as a peer checks it: one chain of Guizhou's, covered by its signed checkpoints."""
+    raws = [r[0].encode() for r in conn.execute("SELECT envelope FROM events ORDER BY position")]
+    checkpoints = [envelope.parse_checkpoint(r[0]) for r in conn.execute("SELECT raw FROM checkpoints")]
+    verified = envelope.verify_run(REGION, None, raws, checkpoints, KEY.public_key())
+    assert verified.uncovered == 0
+    return list(verified.events)
+
+
 @pytest.mark.parametrize("trusted", [True, False], ids=["reference-checks-skipped", "reference-checks-kept"])
-def test_good_import_writes_people_registrations_affiliations_and_events(
-    conn: psycopg.Connection, institutions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: bool
+async def test_good_import_writes_people_registrations_affiliations_and_sealed_facts(
+    db: Database,
+    conn: psycopg.Connection,
+    institutions: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    trusted: bool,
 ) -> None:
     if not trusted:
-        monkeypatch.setattr(importer, "_may_skip_reference_checks", lambda conn, tables: False)
+
+        async def never(conn: Any, tables: Any) -> bool:
+            return False
+
+        monkeypatch.setattr(importer, "_may_skip_reference_checks", never)
     rows = [
         practitioner_row(1),
         practitioner_row(2, "H52020100002;H52020100001", category="NURSE"),
-        practitioner_row(3, "P11010100001|H52020100002", name='Wang\\Li, "Jr"'),
+        practitioner_row(3, "P52030100001|H52020100002", name='Wang\\Li, "Jr"'),
     ]
-    done = import_people(conn, write_csv(tmp_path / "p.csv", rows), chunk_rows=2)  # two chunks
+    done = await import_people(db, write_csv(tmp_path / "p.csv", rows), chunk_rows=2)  # two chunks
 
-    assert (done.rows, done.events) == (3, (4, 6))  # after the 3 institutions' events
+    assert (done.rows, done.seqs) == (3, (4, 6))  # after the 3 institutions' facts
     person = conn.execute(
-        "SELECT name, category, region_code, id_hash, id_masked FROM practitioners WHERE code = 'D520201000003'"
+        "SELECT name, category, region_code, id_hash, id_masked, registered_on, origin, origin_seq FROM practitioners"
+        " WHERE code = 'D520201000003'"
     ).fetchone()
     number = rows[2]["id_number"]
     assert person == (
         'Wang\\Li, "Jr"',
         "PHYSICIAN",
         "520201",
-        hash_resident_id(SECRET, number),
+        hash_resident_id(NODE.id_secret, number),
         mask_resident_id(number),
+        date(2024, 6, 1),
+        REGION,
+        6,
     )
-    assert conn.execute("SELECT practitioner_code, starts_on, ends_on FROM registrations ORDER BY 1").fetchall() == [
-        (f"D52020100000{n}", date(2024, 6, 1), None) for n in (1, 2, 3)
+    registrations = "SELECT practitioner_code, starts_on, ends_on, origin_seq, recorded_by FROM registrations"
+    assert conn.execute(registrations + " ORDER BY id").fetchall() == [
+        (f"D52020100000{n}", date(2024, 6, 1), None, 3 + n, "import") for n in (1, 2, 3)
     ]
     affiliations = conn.execute(
-        "SELECT practitioner_code, institution_code FROM affiliations WHERE ends_on IS NULL ORDER BY id"
+        "SELECT practitioner_code, institution_code, origin_seq FROM affiliations WHERE ends_on IS NULL ORDER BY id"
     ).fetchall()
     assert affiliations == [
-        ("D520201000001", "H52020100001"),
-        ("D520201000002", "H52020100002"),
-        ("D520201000002", "H52020100001"),
-        ("D520201000003", "P11010100001"),
-        ("D520201000003", "H52020100002"),
+        ("D520201000001", "H52020100001", 4),
+        ("D520201000002", "H52020100002", 5),
+        ("D520201000002", "H52020100001", 5),
+        ("D520201000003", "P52030100001", 6),
+        ("D520201000003", "H52020100002", 6),
     ]
-    events = conn.execute("SELECT seq, kind, subject, payload, actor FROM events ORDER BY seq").fetchall()
-    assert [e[0] for e in events] == [1, 2, 3, 4, 5, 6]
-    assert conn.execute("SELECT last_seq FROM event_counters WHERE node_region = '520000'").fetchone() == (6,)
-    assert events[0][1:3] == ("institution.registered", "H52020100001")
-    assert events[0][3] == {
-        "type": "institution.registered",
-        "v": 1,
-        "code": "H52020100001",
-        "name": "贵阳市第一人民医院",
-        "kind": "MEDICAL_INSTITUTION",
-        "region_code": "520201",
-    }
-    assert events[4][3] == {
-        "type": "practitioner.registered",
-        "v": 1,
-        "code": "D520201000002",
-        "name": "医生2",
-        "category": "NURSE",
-        "region_code": "520201",
-        "id_digest": hash_resident_id(SECRET, rows[1]["id_number"]),
-        "id_masked": mask_resident_id(rows[1]["id_number"]),
-        "institution_codes": ["H52020100002", "H52020100001"],  # as given
-        "registered_on": "2024-06-01",
-    }
-    assert {e[4] for e in events} == {"import"}
+    institution = conn.execute("SELECT registered_by, origin, origin_seq FROM institutions WHERE code = %s", ("P52030100001",))
+    assert institution.fetchone() == ("import", REGION, 3)
+
+    events = feed(conn)
+    assert [(e.event.seq, e.event.type) for e in events] == [(n, "institution.registered") for n in (1, 2, 3)] + [
+        (n, "practitioner.registered") for n in (4, 5, 6)
+    ]
+    assert events[0].event.fact == InstitutionRegistered(
+        "H52020100001", "贵阳市第一人民医院", InstitutionKind.MEDICAL_INSTITUTION, "520201"
+    ).wire()
+    assert events[4].event.fact == PractitionerRegistered(
+        code="D520201000002",
+        name="医生2",
+        category=PractitionerCategory.NURSE,
+        region_code="520201",
+        id_digest=hash_resident_id(NODE.id_secret, rows[1]["id_number"]),
+        id_masked=mask_resident_id(rows[1]["id_number"]),
+        institution_codes=("H52020100002", "H52020100001"),  # as given
+        registered_on=date(2024, 6, 1),
+    ).wire()
+    assert conn.execute("SELECT DISTINCT actor FROM events").fetchall() == [("import",)]
+    # One signed checkpoint per chunk (and one every 500 facts): each transaction's end, as one seal would give.
+    assert [r[0] for r in conn.execute("SELECT seq FROM checkpoints ORDER BY seq")] == [3, 5, 6]
+
+
+async def snapshot(engine: AsyncEngine, register: Callable[[Database], Awaitable[Any]]) -> dict[str, Any]:
+    """What registering two institutions and then `register` leave in the tables and the feed, rolled back after:
+    every column but serial ids and timestamps."""
+    actor = Actor(Role.NATIONAL)
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        db = Federation(REGION, KEY).seal(Database.bound(connection))
+        for code, region in (("H52020100001", "520201"), ("P52030100001", "520301")):
+            kind = InstitutionKind.MEDICAL_INSTITUTION if code[0] == "H" else InstitutionKind.RETAIL_PHARMACY
+            await register_institution(db, RegisterInstitution(code, "医院", kind, region), actor=actor, node=NODE)
+        await register(db)
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        tables = {}
+        for table in ("institutions", "practitioners", "registrations", "affiliations", "events", "checkpoints"):
+            query = f"SELECT to_jsonb(t) - 'id' - 'created_at' - 'registered_at' - 'recorded_at' FROM {table} t"
+            tables[table] = sorted(str(r[0]) for r in await (await raw.execute(query)).fetchall())
+        for table in ("origin_heads", "feed_head"):
+            tables[table] = [tuple(r) for r in await (await raw.execute(f"SELECT * FROM {table}")).fetchall()]
+        await outer.rollback()
+    return tables
+
+
+async def test_an_imported_person_is_stored_and_sealed_as_registration_stores_and_seals_them(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    row = practitioner_row(1, "P52030100001|H52020100001", category="NURSE")
+    actor = Actor(Role.NATIONAL)
+    path = write_csv(tmp_path / "p.csv", [row])
+    cmd = RegisterPractitioner(
+        row["code"],
+        row["name"],
+        row["id_number"],
+        PractitionerCategory.NURSE,
+        row["region_code"],
+        ("P52030100001", "H52020100001"),
+        date(2024, 6, 1),
+    )
+
+    async def imported(db: Database) -> Any:
+        return await import_practitioners(db, path, node=NODE, today=TODAY, actor=actor.subject)
+
+    async def registered(db: Database) -> Any:
+        return await register_practitioner(db, cmd, actor=actor, node=NODE, today=TODAY)
+
+    via_import, via_api = await snapshot(engine, imported), await snapshot(engine, registered)
+    assert len(via_import["affiliations"]) == 2 and len(via_import["events"]) == 3
+    # The same rows, the same envelope byte for byte (so the same hash chain), the same signed checkpoint.
+    assert via_import == via_api
 
 
 BAD_ROWS: list[tuple[str, dict[str, str], str, str | None]] = [
@@ -173,6 +278,7 @@ BAD_ROWS: list[tuple[str, dict[str, str], str, str | None]] = [
     ("name", {"name": "  "}, "INVALID_INPUT", "name"),
     ("category", {"category": "SURGEON"}, "INVALID_INPUT", "category"),
     ("region", {"region_code": "990000"}, "INVALID_CODE", "region_code"),
+    ("another province", {"region_code": "110101"}, "WRONG_NODE", "region_code"),
     ("institution format", {"institution_codes": "H1"}, "INVALID_CODE", "institution_codes"),
     ("no institution", {"institution_codes": ""}, "INVALID_INPUT", "institution_codes"),
     ("institution twice", {"institution_codes": "H52020100001|H52020100001"}, "INVALID_INPUT", "institution_codes"),
@@ -188,33 +294,41 @@ BAD_ROWS: list[tuple[str, dict[str, str], str, str | None]] = [
 
 
 @pytest.mark.parametrize(("bad", "code", "field"), [b[1:] for b in BAD_ROWS], ids=[b[0] for b in BAD_ROWS])
-def test_a_bad_row_is_reported_by_line_and_nothing_is_written(
-    conn: psycopg.Connection, institutions: Path, tmp_path: Path, bad: dict[str, str], code: str, field: str
+async def test_a_bad_row_is_reported_by_line_and_nothing_is_written(
+    db: Database,
+    conn: psycopg.Connection,
+    institutions: Path,
+    tmp_path: Path,
+    bad: dict[str, str],
+    code: str,
+    field: str,
 ) -> None:
     # Someone the node knows already: code D999, resident ID serial 999.
     known = practitioner_row(9, code="D999", id_number=resident_id("520201", serial="999"))
-    import_people(conn, write_csv(tmp_path / "known.csv", [known]))
-    before = {t: count(conn, t) for t in ("practitioners", "registrations", "affiliations", "events")}
+    await import_people(db, write_csv(tmp_path / "known.csv", [known]))
+    before = {t: count(conn, t) for t in WRITTEN}
+    head = conn.execute("SELECT seq, hash FROM origin_heads").fetchone()
 
     rows = [practitioner_row(1), practitioner_row(2), practitioner_row(3, **bad), practitioner_row(4)]
     with pytest.raises(RowsRejected) as rejected:
-        import_people(conn, write_csv(tmp_path / "p.csv", rows), chunk_rows=1)  # the bad row comes after writes
+        await import_people(db, write_csv(tmp_path / "p.csv", rows), chunk_rows=1)  # the bad row comes after writes
 
     errors = rejected.value.errors
     assert [(e.line, e.code, e.field) for e in errors] == [(4, code, field)]  # the header is line 1
     assert {t: count(conn, t) for t in before} == before
-    assert conn.execute("SELECT last_seq FROM event_counters").fetchone() == (before["events"],)
+    assert conn.execute("SELECT seq, hash FROM origin_heads").fetchone() == head
+    assert conn.execute("SELECT position FROM feed_head").fetchone() == (before["events"],)
 
 
-def test_every_bad_row_is_counted_the_first_are_listed(
-    conn: psycopg.Connection, institutions: Path, tmp_path: Path
+async def test_every_bad_row_is_counted_the_first_are_listed(
+    db: Database, conn: psycopg.Connection, institutions: Path, tmp_path: Path
 ) -> None:
-    import_people(conn, write_csv(tmp_path / "known.csv", [practitioner_row(9, code="D999")]))
+    await import_people(db, write_csv(tmp_path / "known.csv", [practitioner_row(9, code="D999")]))
     rows = [practitioner_row(n, category="SURGEON" if n % 2 else "NURSE") for n in range(1, 8)]
     rows[1]["institution_codes"] = "H52020199999"
     rows[3]["code"] = "D999"  # known to the node: found by SQL, between rows found while reading
     with pytest.raises(RowsRejected) as rejected:
-        import_people(conn, write_csv(tmp_path / "p.csv", rows), max_errors=4, chunk_rows=2)
+        await import_people(db, write_csv(tmp_path / "p.csv", rows), max_errors=4, chunk_rows=2)
     assert rejected.value.count == 6
     assert [(e.line, e.code) for e in rejected.value.errors] == [
         (2, "INVALID_INPUT"),
@@ -225,23 +339,57 @@ def test_every_bad_row_is_counted_the_first_are_listed(
     assert count(conn, "practitioners") == 1
 
 
-def test_bad_institutions_are_refused_a_second_import_as_given_changes_nothing(
-    conn: psycopg.Connection, institutions: Path, tmp_path: Path
+async def test_bad_institutions_are_refused_a_second_import_as_given_changes_nothing(
+    db: Database, conn: psycopg.Connection, institutions: Path, tmp_path: Path
 ) -> None:
-    again = import_institutions(conn, institutions, node_region="520000")
-    assert (again.rows, again.unchanged, again.events) == (0, 3, None)
+    again = await import_institutions(db, institutions, node=REGION)
+    assert (again.rows, again.unchanged, again.seqs) == (0, 3, None)
 
     changed = [("H52020100001", "renamed", "MEDICAL_INSTITUTION", "520201"), ("P52020100003", "x", "MEDICAL_INSTITUTION",
                "520201"), ("H52020100004", "new", "MEDICAL_INSTITUTION", "520201"), ("H52020100004", "twice",
-               "MEDICAL_INSTITUTION", "520201")]  # fmt: skip
+               "MEDICAL_INSTITUTION", "520201"), ("H11010100001", "Beijing", "MEDICAL_INSTITUTION", "110101")]  # fmt: skip
     with pytest.raises(RowsRejected) as rejected:
-        import_institutions(conn, write_csv(tmp_path / "i.csv", changed), node_region="520000")
+        await import_institutions(db, write_csv(tmp_path / "i.csv", changed), node=REGION)
     assert [(e.line, e.code, e.field) for e in rejected.value.errors] == [
         (2, "ALREADY_REGISTERED", "code"),
         (3, "INVALID_CODE", "code"),
         (5, "ALREADY_REGISTERED", "code"),
+        (6, "WRONG_NODE", "region_code"),
     ]
     assert count(conn, "institutions") == 3 and count(conn, "events") == 3
+
+
+async def test_institutions_already_there_are_skipped_and_the_new_ones_take_the_next_seqs(
+    db: Database, conn: psycopg.Connection, institutions: Path, tmp_path: Path
+) -> None:
+    more = [*INSTITUTIONS[:2], ("H52020100005", "new", "MEDICAL_INSTITUTION", "520201"), INSTITUTIONS[2],
+            ("H52020100006", "newer", "MEDICAL_INSTITUTION", "520201")]  # fmt: skip
+    done = await import_institutions(db, write_csv(tmp_path / "i.csv", more), node=REGION, chunk_rows=4)
+    assert (done.rows, done.unchanged, done.seqs) == (2, 3, (4, 5))
+    new = conn.execute("SELECT code, origin_seq FROM institutions WHERE origin_seq > 3 ORDER BY code").fetchall()
+    assert new == [("H52020100005", 4), ("H52020100006", 5)]
+    assert [e.event.fact["code"] for e in feed(conn)[3:]] == ["H52020100005", "H52020100006"]
+
+
+async def test_a_large_import_goes_to_the_feed_with_copy_and_a_checkpoint_every_500(
+    db: Database, conn: psycopg.Connection, institutions: Path, tmp_path: Path
+) -> None:
+    people = COPY_FROM + 200
+    born = [date(1980, 1, 1) + timedelta(days=n // 1000) for n in range(people)]
+    rows = [
+        practitioner_row(0, code=f"D52020101{n:04d}", id_number=resident_id(birth=f"{born[n]:%Y%m%d}", serial=f"{n % 1000:03d}"))
+        for n in range(people)
+    ]
+    done = await import_people(db, write_csv(tmp_path / "p.csv", rows))
+    assert done.rows == people
+    events = feed(conn)
+    assert len(events) == 3 + people
+    checkpoints = [r[0] for r in conn.execute("SELECT seq FROM checkpoints ORDER BY seq")]
+    assert checkpoints == [3, 503, 1003, 3 + people]
+    assert conn.execute("SELECT position, seq FROM events ORDER BY position DESC LIMIT 1").fetchone() == (
+        3 + people,
+        3 + people,
+    )
 
 
 @pytest.mark.parametrize(
@@ -253,13 +401,13 @@ def test_bad_institutions_are_refused_a_second_import_as_given_changes_nothing(
         (b"code,name,kind,region_code\nH52020100001,\xff,MEDICAL_INSTITUTION,520201\n", "not UTF-8"),
     ],
 )
-def test_a_file_that_cannot_be_read_is_refused_whole(
-    conn: psycopg.Connection, tmp_path: Path, content: str | bytes, message: str
+async def test_a_file_that_cannot_be_read_is_refused_whole(
+    db: Database, conn: psycopg.Connection, tmp_path: Path, content: str | bytes, message: str
 ) -> None:
     path = tmp_path / "i.csv"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(BadFile, match=message):
-        import_institutions(conn, path, node_region="520000")
+        await import_institutions(db, path, node=REGION)
     assert count(conn, "institutions") == 0
 
 
@@ -271,13 +419,13 @@ def node(url: str, conn: psycopg.Connection) -> Iterator[tuple[Path, dict[str, s
     path = TEST_DATA / "node-bulk"
     shutil.rmtree(path, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    yield path, {**env, "REGISTRY_DATABASE_URL": url, "REGISTRY_NODE_REGION": "520000"}
+    yield path, {**env, "REGISTRY_DATABASE_URL": url, "REGISTRY_NODE_REGION": REGION}
     shutil.rmtree(path, ignore_errors=True)
 
 
 def registry(node: tuple[Path, dict[str, str]], *args: str) -> subprocess.CompletedProcess[str]:
     path, env = node
-    command = [sys.executable, "-m", "registry.cli", *args, "--data-dir", str(path)]
+    command = [*REGISTRY, *args, "--data-dir", str(path)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -285,16 +433,16 @@ def test_import_export_round_trip(node: tuple[Path, dict[str, str]], conn: psyco
     institutions = write_csv(tmp_path / "institutions.csv", sorted(INSTITUTIONS))
     rows = [
         practitioner_row(2, "H52020100002;H52020100001", name="多行\n姓名"),
-        practitioner_row(1, "P11010100001", name='Tab\there, "quoted"'),
+        practitioner_row(1, "P52030100001", name='Tab\there, "quoted"'),
     ]
     people = write_csv(tmp_path / "practitioners.csv", rows)
 
     done = registry(node, "import", "institutions", str(institutions))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("imported 3 institutions in ") and "events 1..3" in done.stdout
+    assert done.stdout.startswith("imported 3 institutions in ") and "facts 520000#1..3" in done.stdout
     done = registry(node, "import", "practitioners", str(people))
     assert done.returncode == 0, done.stderr
-    assert "imported 2 practitioners in " in done.stdout and "rows/s" in done.stdout
+    assert "imported 2 practitioners in " in done.stdout and "facts 520000#4..5" in done.stdout
 
     exported = tmp_path / "institutions.out.csv"
     assert registry(node, "export", "institutions", "--output", str(exported)).returncode == 0
@@ -303,7 +451,7 @@ def test_import_export_round_trip(node: tuple[Path, dict[str, str]], conn: psyco
     # Practitioners come back sorted by code, as id_digest and id_masked, institutions joined with "|".
     first = registry(node, "export", "practitioners")
     assert first.returncode == 0, first.stderr
-    key = load_key(node[0] / "keys", "id-hash.key")
+    key = identity.load_or_create(node[0] / "keys")  # the node's identity key, created by the first import
     expected = [
         {
             "code": r["code"],
@@ -319,14 +467,17 @@ def test_import_export_round_trip(node: tuple[Path, dict[str, str]], conn: psyco
     ]
     assert first.stdout.encode() == write_csv(tmp_path / "expected.csv", expected).read_bytes()  # type: ignore[arg-type]
 
-    # That file imports into an empty node (with the same id key) and exports to the same bytes.
-    conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    # That file imports into an empty node (with the same identity key) and exports to the same bytes.
+    conn.execute(RESET)
     assert registry(node, "import", "institutions", str(institutions)).returncode == 0
     again = tmp_path / "again.csv"
     again.write_text(first.stdout, encoding="utf-8")
     done = registry(node, "import", "practitioners", str(again))
     assert done.returncode == 0, done.stderr
     assert registry(node, "export", "practitioners").stdout == first.stdout
+    # The import recorded the node as `serve` does: its region and the identity key its digests were made with.
+    settings = dict(conn.execute("SELECT key, value FROM node_settings").fetchall())
+    assert settings == {"region": REGION, "identity_fingerprint": identity.fingerprint(key)}
 
 
 def test_the_command_reports_bad_rows_and_exits_non_zero(
@@ -358,14 +509,18 @@ def test_the_command_reports_bad_rows_and_exits_non_zero(
     assert nowhere.returncode == 1 and nowhere.stderr.strip().endswith("No such file or directory")
     assert not (tmp_path / "missing").exists()
 
+    other = registry(node, "import", "institutions", str(tmp_path / "i.csv"), "--region", "530000")
+    assert other.returncode == 1
+    assert other.stderr.strip() == f"registry import: {node[0]} serves region 520000; it cannot start as 530000"
+
 
 async def test_imported_people_answer_the_contract_eligibility_check(
-    url: str, conn: psycopg.Connection, institutions: Path, tmp_path: Path
+    url: str, db: Database, institutions: Path, tmp_path: Path
 ) -> None:
-    import_people(conn, write_csv(tmp_path / "p.csv", [practitioner_row(1)]))
-    settings = Settings(data_dir=TEST_DATA / "node-bulk-app", database_url=url)
-    db = Database(make_engine(url))
-    app = create_app(settings, db)
+    await import_people(db, write_csv(tmp_path / "p.csv", [practitioner_row(1)]))
+    settings = Settings(data_dir=TEST_DATA / "node-bulk-app", database_url=url, federation_worker=False)
+    app_db = Database(make_engine(url))
+    app = create_app(settings, app_db)
     token = issue_token(load_key(settings.keys_dir, "token.key"), Actor(Role.NATIONAL), ttl=timedelta(minutes=5))
     variables = {
         "practitionerCode": "D520201000001",
@@ -377,13 +532,13 @@ async def test_imported_people_answer_the_contract_eligibility_check(
             body = {"query": DOCUMENTS["Eligibility"], "operationName": "Eligibility", "variables": variables}
             response = await http.post("/graphql", json=body, headers={"Authorization": f"Bearer {token}"})
     finally:
-        await db.dispose()
+        await app_db.dispose()
     answer = response.json()["data"]["eligibility"]
     assert (answer["eligible"], answer["status"], answer["affiliated"]) == (True, "NORMAL", True)
 
 
-def test_chunks_and_threads_stop_cleanly_when_the_file_turns_bad(
-    conn: psycopg.Connection, institutions: Path, tmp_path: Path
+async def test_chunks_and_threads_stop_cleanly_when_the_file_turns_bad(
+    db: Database, conn: psycopg.Connection, institutions: Path, tmp_path: Path
 ) -> None:
     # Far enough into the file that the first chunks are written before the reader meets the bad bytes.
     path = write_csv(tmp_path / "p.csv", [practitioner_row(n) for n in range(1, 301)])
@@ -391,18 +546,20 @@ def test_chunks_and_threads_stop_cleanly_when_the_file_turns_bad(
     with path.open("ab") as f:
         f.write(b"D520201000999,\xff\xfe,1,PHYSICIAN,520201,H52020100001,2024-06-01\n")
     with pytest.raises(BadFile, match="not UTF-8"):
-        import_people(conn, path, chunk_rows=20)
+        await import_people(db, path, chunk_rows=20)
     assert count(conn, "practitioners") == 0 and count(conn, "events") == 3
+    assert not [t for t in threading.enumerate() if t.name == "import-reader"]
 
 
-def test_a_database_error_mid_import_leaves_nothing_and_stops_the_reader(
-    conn: psycopg.Connection, institutions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_a_database_error_mid_import_leaves_nothing_and_stops_the_reader(
+    db: Database, conn: psycopg.Connection, institutions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The second chunk's write fails (as a lost connection or a full disk would), while the reader is ahead.
     failing = [*importer.PRACTITIONERS.writes, "SELECT 1 / (SELECT count(*) - 2 FROM practitioners)"]
     monkeypatch.setattr(importer, "PRACTITIONERS", dataclasses.replace(importer.PRACTITIONERS, writes=failing))
     path = write_csv(tmp_path / "p.csv", [practitioner_row(n) for n in range(1, 9)])
     with pytest.raises(psycopg.errors.DivisionByZero):
-        import_people(conn, path, chunk_rows=1)
+        await import_people(db, path, chunk_rows=1)
     assert count(conn, "practitioners") == 0 and count(conn, "events") == 3
+    assert conn.execute("SELECT seq FROM origin_heads").fetchone() == (3,)
     assert not [t for t in threading.enumerate() if t.name == "import-reader"]

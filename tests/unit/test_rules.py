@@ -138,6 +138,8 @@ def test_revocation_is_final() -> None:
         Reviewed(3, ReviewOutcome.AMENDED, 3),
     ]
     assert current_record(9, None, final) == (REVOKED, 9, None)
+    upheld_after: list[RecordEvent] = [Reviewed(1, ReviewOutcome.REVOKED), Reviewed(2, ReviewOutcome.UPHELD)]
+    assert current_record(9, None, upheld_after)[0] is REVOKED
     assert current_record(9, None, [ObjectionFiled(1), Reviewed(2, ReviewOutcome.REVOKED)])[0] is REVOKED
 
 
@@ -217,6 +219,7 @@ def test_disputed_points_count_and_revoked_ones_do_not() -> None:
     assert disputed.total == 9 and only(disputed).kind is SUSPENSION
     revoked = derive_year([entry("a", d(3, 1), 12, state=REVOKED), entry("b", d(3, 2), 1)], [], NATIONAL)
     assert revoked == YearOutcome(2025, 1, False, ())
+    assert derive_year([entry("a", d(3, 1), 12, state=REVOKED)], [], NATIONAL) == YearOutcome(2025, 0, False, ())
 
 
 # ---- lengthening and termination ---------------------------------------------------------------------------
@@ -244,6 +247,8 @@ def test_lengthening_on_the_last_day_but_not_after() -> None:
     assert on_last_day.months == 5
     after = only(derive_year([first, entry("b", d(3, 10), 2, 2, months=5)], [], NATIONAL))
     assert (after.months, after.ends_on) == (2, d(3, 9))  # ended: nothing changes, no new suspension
+    much_later = only(derive_year([first, entry("b", d(6, 1), 1, 2)], [], NATIONAL))
+    assert (much_later.starts_on, much_later.months) == (d(1, 10), 2)
 
 
 def test_a_termination_after_the_suspension_ended_leaves_it_valid() -> None:
@@ -325,12 +330,14 @@ def test_interview_only_where_the_policy_has_one() -> None:
     assert derive_year([entry("a", d(3, 1), 6)], [], TIANJIN).interview_required
     assert not derive_year([entry("a", d(3, 1), 5)], [], TIANJIN).interview_required
     assert not derive_year([entry("a", d(3, 1), 6)], [Restoration(d(4, 1), 1)], TIANJIN).interview_required
+    assert not derive_year([entry("a", d(3, 1), 6)], [], NATIONAL).interview_required
     assert not derive_year([entry("a", d(3, 1), 11)], [], NATIONAL).interview_required
     assert not derive_year([entry("a", d(3, 1), 11)], [], BEIJING).interview_required
 
 
 def test_restoration_refusals() -> None:
     t, n = TIANJIN(d(6, 1)), NATIONAL(d(6, 1))
+    assert restoration_refusal(n, 0, 0, False) == "RESTORATION_NOT_ALLOWED"
     assert restoration_refusal(n, 0, 1, False) == "RESTORATION_NOT_ALLOWED"
     assert restoration_refusal(n, 0, 1, True) == "RESTORATION_NOT_ALLOWED"
     assert restoration_refusal(t, 0, 1, True) == "RESTORATION_AFTER_TERMINATION"

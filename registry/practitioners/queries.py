@@ -1,0 +1,28 @@
+"""Reads of the registry: an institution, a person's affiliations (a person's record is read with who scored
+them, in `registry.points.queries`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from registry import access
+from registry.auth import Actor
+from registry.db import Database
+from registry.practitioners.models import Affiliation, Institution
+
+
+async def institution(db: Database, code: str, *, actor: Actor) -> Institution | None:
+    access.enforce(access.read_institution(actor, institution_code=code))
+    async with db.transaction() as session:
+        return await session.get(Institution, code)
+
+
+async def affiliations_of(db: Database, code: str) -> list[Affiliation]:
+    """Every affiliation of a person, in order (read as part of their record, which the caller may read)."""
+    async with db.transaction() as session:
+        rows = await session.scalars(
+            select(Affiliation)
+            .where(Affiliation.practitioner_code == code)
+            .order_by(Affiliation.starts_on, Affiliation.id)
+        )
+        return list(rows)
