@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -212,21 +211,11 @@ def digest(raw: bytes) -> str:
 
 def is_node_region(code: str) -> bool:
     """A node speaks for the nation (000000) or a province (520000); a city or county bureau is not a node."""
-    return isinstance(code, str) and _is_node_region(code)
-
-
-@functools.lru_cache(maxsize=4096)  # a node's events name few regions, checked for each event sealed or received
-def _is_node_region(code: str) -> bool:
     return code == NATIONAL or (is_region_code(code) and code.endswith("0000"))
 
 
 def _is_fact_region(code: object) -> bool:
-    return isinstance(code, str) and _is_region(code)
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_region(code: str) -> bool:
-    return code == NATIONAL or is_region_code(code)
+    return isinstance(code, str) and (code == NATIONAL or is_region_code(code))
 
 
 def covers(signer_region: str, fact_region: str) -> bool:
@@ -241,13 +230,14 @@ def covers(signer_region: str, fact_region: str) -> bool:
 def check_regions(origin: str, events: Iterable[Event]) -> None:
     """Every fact must be about a region its origin speaks for; node keys come from the national node only."""
     for event in events:
-        if event.type == NODE_KEY and origin != NATIONAL:
-            raise EnvelopeError(Reason.REGION_NOT_COVERED, f"seq {event.seq}: only {NATIONAL} publishes node keys")
-        region = event.fact["region_code"]
-        if not covers(origin, region):
-            raise EnvelopeError(
-                Reason.REGION_NOT_COVERED, f"seq {event.seq}: {origin} does not speak for region {region}"
-            )
+        _check_region(origin, event.seq, event.type, event.fact["region_code"])
+
+
+def _check_region(origin: str, seq: int, type: str, region: object) -> None:
+    if type == NODE_KEY and origin != NATIONAL:
+        raise EnvelopeError(Reason.REGION_NOT_COVERED, f"seq {seq}: only {NATIONAL} publishes node keys")
+    if not covers(origin, region):  # type: ignore[arg-type]  # covers() refuses what is not a region code
+        raise EnvelopeError(Reason.REGION_NOT_COVERED, f"seq {seq}: {origin} does not speak for region {region}")
 
 
 # --- Events -----------------------------------------------------------------------------------------------------
@@ -314,25 +304,46 @@ def parse_event(raw: bytes | str) -> Event:
 
 
 def seal(origin: str, seq: int, prev: str, type: str, fact: Mapping[str, Any], v: int = 1) -> Sealed:
-    """The canonical envelope of one fact. Refuses what a receiver would refuse, so an origin never emits it.
+    """The canonical envelope of one fact. Refuses what a receiver would refuse, so an origin never emits it."""
+    obj = {"v": v, "origin": origin, "seq": seq, "prev": prev, "type": type, "fact": dict(fact)}
+    _event_from(obj)
+    raw = canonical(obj)
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EnvelopeError(Reason.OVERSIZE, f"{len(raw)} bytes; at most {MAX_EVENT_BYTES}")
+    # Parsed back from the bytes, so later changes to the caller's dict cannot make the event disagree with them.
+    event = _event_from(orjson.loads(raw))
+    check_regions(origin, [event])
+    return Sealed(raw, digest(raw), event)
 
-    A flat fact (every registration and affiliation fact: values that are text, booleans, null, integers within
-    ±(2**53-1), or lists of them) is serialised once, with no walk of its values and no parsing back: an import
-    seals a million. Any other fact, or a flat one orjson cannot serialise, goes the careful way.
+
+def seal_run(origin: str, seq: int, prev: str, facts: Sequence[tuple[str, Mapping[str, Any], int]]) -> list[Sealed]:
+    """seal() for consecutive facts (type, fact, v) of one origin, numbered from `seq` and chained from `prev`:
+    the same envelopes and the same refusals. The first fact is sealed by seal(); each next flat one of the same
+    type and version only has its fact checked (fields, values, region): its envelope differs from the one before
+    only by the next seq and, as prev, the digest of the one before. An import seals a million facts this way.
     """
-    flat = _flat_copy(fact)
-    if flat is not None:
-        obj = {"v": v, "origin": origin, "seq": seq, "prev": prev, "type": type, "fact": flat}
-        event = _event_from(obj)
-        try:
-            raw = orjson.dumps(obj, option=_ORJSON)
-        except orjson.JSONEncodeError:  # a lone surrogate: the careful way says what is wrong
-            return _seal_checked(origin, seq, prev, type, fact, v)
-        if len(raw) > MAX_EVENT_BYTES:
-            raise EnvelopeError(Reason.OVERSIZE, f"{len(raw)} bytes; at most {MAX_EVENT_BYTES}")
-        check_regions(origin, [event])
-        return Sealed(raw, digest(raw), event)
-    return _seal_checked(origin, seq, prev, type, fact, v)
+    if seq + len(facts) - 1 > MAX_INT:
+        raise EnvelopeError(Reason.BAD_SCHEMA, f"seq {seq + len(facts) - 1} is beyond 2**53-1")
+    run: list[Sealed] = []
+    for kind, fact, v in facts:
+        last = run[-1].event if run else None
+        same = last is not None and kind == last.type and type(kind) is str and type(v) is int and v == last.v
+        flat = _flat_copy(fact) if same and fact.keys() == FACT_FIELDS[kind] else None
+        if flat is None or not _is_fact_region(flat["region_code"]):
+            sealed = seal(origin, seq, prev, kind, fact, v)
+        else:
+            obj = {"v": v, "origin": origin, "seq": seq, "prev": prev, "type": kind, "fact": flat}
+            try:
+                raw = orjson.dumps(obj, option=_ORJSON)
+            except orjson.JSONEncodeError:  # a lone surrogate: seal() says what is wrong
+                raw = seal(origin, seq, prev, kind, fact, v).raw
+            if len(raw) > MAX_EVENT_BYTES:
+                raise EnvelopeError(Reason.OVERSIZE, f"{len(raw)} bytes; at most {MAX_EVENT_BYTES}")
+            _check_region(origin, seq, kind, flat["region_code"])
+            sealed = Sealed(raw, digest(raw), Event(v, origin, seq, prev, kind, flat))
+        run.append(sealed)
+        seq, prev = seq + 1, sealed.hash
+    return run
 
 
 def _is_flat_value(value: object) -> bool:
@@ -342,8 +353,7 @@ def _is_flat_value(value: object) -> bool:
 
 
 def _flat_copy(fact: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A copy of a flat fact (str keys; flat values, or lists of flat values), or None for any other. Whether the
-    keys are the type's ASCII field names is _event_from's check."""
+    """A copy of a flat fact (str keys; flat values, or lists of flat values), or None for any other."""
     copy = dict(fact)
     for key, value in copy.items():
         if type(key) is not str:
@@ -355,18 +365,6 @@ def _flat_copy(fact: Mapping[str, Any]) -> dict[str, Any] | None:
         elif not _is_flat_value(value):
             return None
     return copy
-
-
-def _seal_checked(origin: str, seq: int, prev: str, type: str, fact: Mapping[str, Any], v: int) -> Sealed:
-    obj = {"v": v, "origin": origin, "seq": seq, "prev": prev, "type": type, "fact": dict(fact)}
-    _event_from(obj)
-    raw = canonical(obj)
-    if len(raw) > MAX_EVENT_BYTES:
-        raise EnvelopeError(Reason.OVERSIZE, f"{len(raw)} bytes; at most {MAX_EVENT_BYTES}")
-    # Parsed back from the bytes, so later changes to the caller's dict cannot make the event disagree with them.
-    event = _event_from(orjson.loads(raw))
-    check_regions(origin, [event])
-    return Sealed(raw, digest(raw), event)
 
 
 # --- Checkpoints ------------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from registry.federation.envelope import (
     parse_checkpoint,
     parse_event,
     seal,
+    seal_run,
     sign_checkpoint,
     sign_request,
     verify_checkpoint,
@@ -219,8 +220,8 @@ def test_seal_refuses_what_a_receiver_would_refuse() -> None:
     assert caught.value.reason == Reason.BAD_SCHEMA
 
 
-# A registration fact's fields, any flat values but a region Guizhou speaks for: the kind an import seals by the
-# million, through seal()'s one-serialisation path.
+# A registration fact's fields, any flat values but a region Guizhou speaks for: what an import seals by the
+# million, through seal_run()'s shortcut.
 FLAT_VALUES = st.none() | st.booleans() | st.integers(-MAX_INT, MAX_INT) | TEXT
 REGISTRATION = st.fixed_dictionaries(
     {
@@ -228,52 +229,81 @@ REGISTRATION = st.fixed_dictionaries(
         for k in FACT_FIELDS["practitioner.registered"] - {"region_code"}
     }
 ).map(lambda fact: {**fact, "region_code": "520201"})
+RUN_FACTS = st.lists(
+    st.tuples(st.just("practitioner.registered"), REGISTRATION, st.just(1))
+    | st.builds(lambda case: ("decision.recorded", decision(case=case), 1), TEXT),
+    max_size=8,
+)
 
 
-@settings(max_examples=400, deadline=None)
-@given(REGISTRATION, st.integers(1, MAX_INT))
-def test_a_flat_fact_seals_as_rfc8785_and_a_receiver_accepts_it(fact: dict[str, Any], seq: int) -> None:
-    obj = {"v": 1, "origin": GZ, "seq": seq, "prev": GENESIS, "type": "practitioner.registered", "fact": fact}
-    s = seal(GZ, seq, GENESIS, "practitioner.registered", fact)
-    assert s.raw == rfc8785.dumps(obj)
-    assert open_event(s.raw) == s  # what the receiver makes of the bytes: the same event, hash and all
-    head = Head(seq - 1, GENESIS) if seq > 1 else None  # as if the chain so far ended at GENESIS
-    verified = verify_run(GZ, head, [s.raw], [checkpoint_at(s)], PUBLIC)
-    assert verified.events == (s,)
+def chained(seq: int, prev: str, facts: list[tuple[str, dict[str, Any], int]]) -> list[Sealed]:
+    """seal() for each fact in turn: what seal_run() must give."""
+    out = []
+    for kind, fact, v in facts:
+        out.append(seal(GZ, seq, prev, kind, fact, v))
+        seq, prev = seq + 1, out[-1].hash
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(RUN_FACTS, st.integers(1, 2**40))
+def test_seal_run_seals_as_seal_does_and_a_receiver_accepts_the_run(
+    facts: list[tuple[str, dict[str, Any], int]], seq: int
+) -> None:
+    run = seal_run(GZ, seq, GENESIS, facts)
+    assert run == chained(seq, GENESIS, facts)
+    assert [s.raw for s in run] == [rfc8785.dumps(json.loads(s.raw)) for s in run]
+    if run:
+        head = Head(seq - 1, GENESIS) if seq > 1 else None  # as if the chain so far ended at GENESIS
+        assert verify_run(GZ, head, raws(run), [checkpoint_at(run[-1])], PUBLIC).events == tuple(run)
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    fact = {k: "x" for k in FACT_FIELDS["practitioner.registered"]} | {"region_code": "520201"}
+    return fact | {"institution_codes": ["H52020100001"]} | changes
 
 
 @pytest.mark.parametrize(
-    ("value", "reason"),
+    ("bad", "v"),
     [
-        (12.5, Reason.BAD_SCHEMA),  # not flat: the careful way refuses it
-        (MAX_INT + 1, Reason.BAD_SCHEMA),
-        (["H52020100001", 1.5], Reason.BAD_SCHEMA),
-        ("\ud800", Reason.BAD_SCHEMA),  # flat, but not text: orjson refuses it, and the careful way says why
-        (Kind.MAIN, Reason.BAD_SCHEMA),  # a str subclass
-        (b"x", Reason.BAD_SCHEMA),
+        pytest.param(registration(name=12.5), 1, id="float"),
+        pytest.param(registration(name=MAX_INT + 1), 1, id="int beyond 2**53"),
+        pytest.param(registration(institution_codes=["H52020100001", 1.5]), 1, id="float in a list"),
+        pytest.param(registration(name="\ud800"), 1, id="lone surrogate"),
+        pytest.param(registration(name=Kind.MAIN), 1, id="str subclass"),
+        pytest.param(registration(name=b"x"), 1, id="bytes"),
+        pytest.param(registration(region_code="52"), 1, id="malformed region"),
+        pytest.param(registration(region_code="530100"), 1, id="a region Guizhou does not speak for"),
+        pytest.param(registration(name="x" * MAX_EVENT_BYTES), 1, id="oversize"),
+        pytest.param({k: x for k, x in registration().items() if k != "name"}, 1, id="field missing"),
+        pytest.param(registration(note="x"), 1, id="field extra"),
+        pytest.param(registration(), True, id="bool version"),
+        pytest.param(registration(), 2, id="unknown version"),
     ],
 )
-def test_a_flat_fact_with_a_value_outside_the_domain_is_refused_as_before(value: Any, reason: Reason) -> None:
-    fact = {k: "x" for k in FACT_FIELDS["practitioner.registered"]} | {"region_code": "520201", "name": value}
-    with pytest.raises(EnvelopeError) as caught:
-        seal(GZ, 1, GENESIS, "practitioner.registered", fact)
-    assert caught.value.reason == reason
+def test_seal_run_refuses_what_seal_refuses(bad: dict[str, Any], v: Any) -> None:
+    with pytest.raises(EnvelopeError) as expected:
+        seal(GZ, 3, GENESIS, "practitioner.registered", bad, v)
+    good = ("practitioner.registered", registration(), 1)
+    with pytest.raises(EnvelopeError) as caught:  # the bad fact comes after good ones of its type
+        seal_run(GZ, 1, GENESIS, [good, good, ("practitioner.registered", bad, v)])
+    assert caught.value.reason == expected.value.reason
 
 
-def test_a_flat_fact_keeps_its_own_lists() -> None:
-    fact = {k: "x" for k in FACT_FIELDS["practitioner.registered"]} | {"region_code": "520201"}
-    fact["institution_codes"] = ["H52020100001"]
-    s = seal(GZ, 1, GENESIS, "practitioner.registered", fact)
+def test_seal_run_keeps_its_own_lists() -> None:
+    fact = registration()
+    run = seal_run(GZ, 1, GENESIS, [("practitioner.registered", registration(), 1), ("practitioner.registered", fact, 1)])
     fact["institution_codes"].append("H52020100002")
-    assert s.event.fact["institution_codes"] == ["H52020100001"]
-    assert parse_event(s.raw) == s.event
+    assert run[1].event.fact["institution_codes"] == ["H52020100001"]
+    assert parse_event(run[1].raw) == run[1].event
 
 
-def test_a_flat_fact_of_a_region_its_signer_does_not_speak_for_is_refused() -> None:
-    fact = {k: "x" for k in FACT_FIELDS["practitioner.registered"]} | {"region_code": "530100"}
+def test_seal_run_refuses_a_seq_beyond_the_integer_bound() -> None:
+    good = ("practitioner.registered", registration(), 1)
+    assert seal_run(GZ, MAX_INT - 1, GENESIS, [good, good])[-1].event.seq == MAX_INT
     with pytest.raises(EnvelopeError) as caught:
-        seal(GZ, 1, GENESIS, "practitioner.registered", fact)
-    assert caught.value.reason == Reason.REGION_NOT_COVERED
+        seal_run(GZ, MAX_INT, GENESIS, [good, good])
+    assert caught.value.reason == Reason.BAD_SCHEMA
 
 
 def _without(d: dict[str, Any], key: str) -> dict[str, Any]:
