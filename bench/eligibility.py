@@ -63,6 +63,7 @@ LUA = Path(__file__).with_name("eligibility.lua")
 CONTRACT = ROOT / "graphql" / "operations" / "contract.graphql"
 FIRST_DAY = date(2024, 1, 1)  # checks and decisions fall in 2024-2025
 DAYS = 730
+NATIONAL = "000000"  # the node the bench runs: the import's facts and the decisions are its own
 
 
 def log(message: str) -> None:
@@ -213,22 +214,14 @@ def write_sanctions(conn: psycopg.Connection, setup: Setup) -> None:
             record_id += 1
             decided_on = date(year, 1, 1) + timedelta(days=day)
             case = f"BENCH-{record_id}"
-            decisions.append(
-                (
-                    record_id,
-                    region,
-                    case,
-                    home,
-                    "ADMINISTRATIVE_PENALTY",
-                    decided_on,
-                    "bench",
-                    f"{record_id:064x}",
-                    "bench",
-                )
-            )
+            # As if the national node had issued them (origin 000000); they have no facts in its feed.
+            decisions.append((record_id, region, case, home, "ADMINISTRATIVE_PENALTY", decided_on, "bench",
+                              f"{record_id:064x}", "bench", NATIONAL, record_id))  # fmt: skip
             records.append((record_id, record_id, code, decided_on, points, "MAIN"))
             entries.append(
-                rules.PointEntry(str(record_id), decided_on, record_id, points, rules.RecordState.VALID, None)
+                rules.PointEntry(
+                    str(record_id), decided_on, record_id, points, rules.RecordState.VALID, None, origin=NATIONAL
+                )
             )
         outcome = rules.derive_year(entries, [], functools.partial(book.policy_for, region))
         for s in outcome.sanctions:
@@ -240,7 +233,7 @@ def write_sanctions(conn: psycopg.Connection, setup: Setup) -> None:
             ))  # fmt: skip
     copies = (
         ("decisions (id, region_code, case_number, institution_code, basis, decided_on, behaviour, content_hash, "
-         "recorded_by)", decisions),
+         "recorded_by, origin, origin_seq)", decisions),
         ("point_records (id, decision_id, practitioner_code, decided_on, points, responsibility)", records),
         ("sanctions (practitioner_code, year, kind, state, starts_on, ends_on, in_force_to, months, "
          "reregistration_allowed_from, single_decision, cause_point_record_id, case_number, region_code, "
