@@ -383,6 +383,7 @@ def install_postgraphile() -> Path:
             cwd=folder,
             check=True,
             timeout=600,
+            stdout=sys.stderr,  # standard output is the bench's table
         )
     return binary
 
