@@ -115,6 +115,11 @@ def read_policy(actor: Actor, *, region_code: str) -> Verdict:
     return ALLOWED  # the policies are published rules
 
 
+def read_own_disclosures(actor: Actor) -> Verdict:
+    """Who read a practitioner's record or eligibility: the practitioner asks, for themselves."""
+    return _unless(actor.role is Role.PRACTITIONER, f"{actor.subject} has no disclosures of its own to read")
+
+
 def check_eligibility(actor: Actor) -> Verdict:
     allowed = actor.role in (Role.NATIONAL, Role.BUREAU, Role.INSTITUTION, Role.REGULATOR)
     return _unless(allowed, f"{actor.subject} may not check eligibility")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -14,9 +15,11 @@ from registry.api.schema import build_schema
 from registry.auth import load_key
 from registry.config import Settings
 from registry.db import Database, make_engine
+from registry.disclosures import DisclosureLog
 from registry.node import Node
 from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
+from registry.tokens import Keyring
 from registry.web.graphiql import GraphiQLRouter
 
 
@@ -24,7 +27,8 @@ def services_for(settings: Settings, db: Database) -> Services:
     return Services(
         db=db,
         node=Node(region=settings.node_region, id_secret=load_key(settings.keys_dir, "id-hash.key")),
-        token_key=load_key(settings.keys_dir, "token.key"),
+        tokens=Keyring(db),
+        disclosures=DisclosureLog(db, flush_ms=settings.disclosure_flush_ms),
         policies=default_book(),
         max_batch_checks=settings.max_batch_checks,
     )
@@ -33,7 +37,15 @@ def services_for(settings: Settings, db: Database) -> Services:
 def create_app(settings: Settings, db: Database) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services: Services = app.state.services
+        # Keep this process's copy of the token keys fresh, and write its disclosures every flush interval.
+        background = [asyncio.create_task(services.tokens.watch()), asyncio.create_task(services.disclosures.run())]
         yield
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        with suppress(Exception):  # the database may be gone; run() has logged why
+            await services.disclosures.flush()
         await db.dispose()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)

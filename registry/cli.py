@@ -11,6 +11,7 @@ prints a usage error as the one line we choose; Typer draws multi-line panels, a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import os
 import shlex
@@ -19,19 +20,24 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from prometheus_client.multiprocess import mark_process_dead
 from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
-from registry.auth import Actor, InvalidToken, Role, check_actor, issue_token, load_key
-from registry.config import Settings, env_name, redact_url
+from registry.auth import Actor, InvalidToken, Role, check_actor
+from registry.config import MAX_TOKEN_HOURS, Settings, env_name, redact_url
+
+if TYPE_CHECKING:
+    from registry.db import Database
+
+T = TypeVar("T")
 
 
 class Failure(Exception):
@@ -76,9 +82,13 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
+# Commands that only hold subcommands ("registry audit verify"), with their help.
+GROUPS: dict[str, str] = {"audit": "check and show the audit trail of every mutation"}
 
 
 def command(name: str, help: str, *options: Option) -> Callable[[Callable[[argparse.Namespace], None]], Any]:
+    """A subcommand; "token revoke" is the subcommand `revoke` of `token` (declared after it) or of a group."""
+
     def register(run: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
         COMMANDS[name] = Command(name, help, options, run)
         return run
@@ -95,11 +105,21 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="registry", description="Practitioner demerit-point registry node")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parsers: dict[str, argparse.ArgumentParser] = {}
+    nested: dict[str, Any] = {}
     for cmd in COMMANDS.values():
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        parent, _, action = cmd.name.rpartition(" ")
+        if parent and parent not in parsers:  # a group
+            parsers[parent] = sub.add_parser(parent, help=GROUPS[parent], description=GROUPS[parent])
+        if parent and parent not in nested:
+            nested[parent] = parsers[parent].add_subparsers(
+                dest="action", required=parent in GROUPS, metavar="ACTION", help="what to do (see below)"
+            )
+        p = (nested[parent] if parent else sub).add_parser(action, help=cmd.help, description=cmd.help)
         for opt in cmd.options:
             p.add_argument(*opt.flags, **opt.kwargs)
         p.set_defaults(run=cmd.run)
+        parsers[cmd.name] = p
     return parser
 
 
@@ -108,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.run(args)
     except Failure as exc:
-        print(f"registry {args.command}: {exc}", file=sys.stderr)
+        name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(f"registry {name}: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -177,9 +198,52 @@ def database_url(settings: Settings) -> str:
 
 
 def migrate_database(url: str) -> None:
+    """Apply the migrations, and give a new node its first signing key: it is then set up."""
+    from registry import tokens
     from registry.migrate import upgrade
 
     upgrade(url)
+    on_database(url, tokens.ensure_key)
+
+
+def on_database(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run one piece of async work on the database at `url`."""
+    from registry.db import Database, make_engine
+
+    async def run() -> T:
+        engine = make_engine(url)
+        try:
+            return await work(Database(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def on_node(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on the database of a node that was set up; a folder or database without one is a Failure (and
+    no embedded PostgreSQL is created for it)."""
+    import sqlalchemy.exc
+
+    from registry.db import stop_embedded
+    from registry.tokens import Refused
+
+    if settings.database_url is None and not (settings.data_dir / "pg" / "PG_VERSION").exists():
+        folder = shlex.quote(str(settings.data_dir))
+        raise Failure(
+            f"no node was ever set up in {settings.data_dir}: start one there first (registry serve --data-dir "
+            f"{folder}), or point REGISTRY_DATABASE_URL at a node's database"
+        )
+    try:
+        return on_database(database_url(settings), work)
+    except sqlalchemy.exc.ProgrammingError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "42P01":  # undefined_table
+            raise Failure("no node was set up on this database: run `registry migrate` first") from None
+        raise
+    except Refused as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        stop_embedded()
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -292,23 +356,127 @@ def migrate(args: argparse.Namespace) -> None:
 
 @command(
     "token",
-    "print a bearer token signed with the node's key",
+    "print a bearer token signed with the node's newest key (and manage tokens and keys: see ACTION)",
     setting("data_dir", metavar="DIR"),
-    option("--role", required=True, choices=[r.value for r in Role], help="what the holder may do (see README)"),
+    option("--role", choices=[r.value for r in Role], help="what the holder may do (see README); required"),
     option("--region", metavar="CODE", help="a bureau's region code (520000 covers 52xxxx)"),
     option("--institution", metavar="CODE", help="an institution's code, for the institution role"),
     option("--practitioner", metavar="CODE", help="a practitioner's code, for the practitioner role"),
-    option("--hours", type=int, metavar="N", help="validity in hours (default: REGISTRY_TOKEN_TTL_HOURS, else 720)"),
+    option(
+        "--hours",
+        type=int,
+        metavar="N",
+        help=f"validity in hours, 1 to {MAX_TOKEN_HOURS} (default: REGISTRY_TOKEN_TTL_HOURS, else 8)",
+    ),
 )
 def token(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    if args.role is None:
+        raise Failure("--role is required to make a token (see registry token --help)")
     settings = load_settings(args)
     actor = Actor(Role(args.role), region=args.region, institution=args.institution, practitioner=args.practitioner)
     try:
         check_actor(actor)
     except InvalidToken as exc:
         raise Failure(str(exc)) from None
+    if args.hours is not None and not 1 <= args.hours <= MAX_TOKEN_HOURS:
+        raise Failure(f"--hours={args.hours}: a token is valid for 1 to {MAX_TOKEN_HOURS} hours")
     ttl = timedelta(hours=args.hours) if args.hours else settings.token_ttl
-    print(issue_token(load_key(settings.keys_dir, "token.key"), actor, ttl=ttl))
+    issued = on_node(settings, lambda db: tokens.issue(db, actor, ttl=ttl))
+    print(issued.token)
+    print(
+        f"token {issued.jti} for {actor.subject}, valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC;"
+        f" to revoke it: {_program()} token revoke {issued.jti}",
+        file=sys.stderr,
+    )
+
+
+@command(
+    "token revoke",
+    "refuse a token from now on, in every server process of every machine (within seconds)",
+    setting("data_dir", metavar="DIR"),
+    option("jti", metavar="JTI", help="the token's id, as `registry token` printed it"),
+)
+def token_revoke(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    row = on_node(load_settings(args), lambda db: tokens.revoke(db, args.jti))
+    print(f"revoked {row.jti} ({row.subject}, valid until {row.expires_at:%Y-%m-%d %H:%M %Z})")
+
+
+@command(
+    "token rotate-key",
+    "make a new signing key for the tokens made from now on; tokens of the older keys stay valid until they expire",
+    setting("data_dir", metavar="DIR"),
+)
+def token_rotate_key(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    key = on_node(load_settings(args), tokens.rotate_key)
+    print(f"new signing key {key.kid}: it signs every token made from now on")
+
+
+@command(
+    "token retire-key",
+    "refuse every token a signing key made, from now on, and erase the key (not the newest)",
+    setting("data_dir", metavar="DIR"),
+    option("kid", metavar="KID", help="the key's id, as `registry token keys` lists it"),
+)
+def token_retire_key(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    row = on_node(load_settings(args), lambda db: tokens.retire_key(db, args.kid))
+    print(f"retired {row.kid}: the tokens it signed are refused from now on")
+
+
+@command("token keys", "list the signing keys, newest last", setting("data_dir", metavar="DIR"))
+def token_keys(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    for key, live in on_node(load_settings(args), tokens.list_keys):
+        state = f"retired {key.retired_at:%Y-%m-%d %H:%M %Z}" if key.retired_at else f"{live} unexpired tokens"
+        print(f"{key.kid}  made {key.created_at:%Y-%m-%d %H:%M %Z}  {state}")
+
+
+@command(
+    "audit verify",
+    "walk the audit trail's hash chain and name every edited, deleted or reordered row (exit 1 if any)",
+    setting("data_dir", metavar="DIR"),
+    option("--anchor", metavar="SEQ:HASH", help="a head printed by an earlier verify, which must still be there"),
+)
+def audit_verify(args: argparse.Namespace) -> None:
+    from registry import audit
+
+    anchor = None
+    if args.anchor is not None:
+        seq, _, digest = args.anchor.partition(":")
+        if not (seq.isdigit() and len(digest) == 64):
+            raise Failure(f"--anchor={args.anchor!r}: expected SEQ:HASH, as verify prints the head")
+        anchor = (int(seq), digest)
+    report = on_node(load_settings(args), lambda db: audit.verify(db, anchor=anchor))
+    for finding in report.findings:
+        print(finding)
+    seq, digest = report.head
+    if not report.intact:
+        raise Failure(f"the audit trail was tampered with: {len(report.findings)} findings above")
+    print(f"audit trail intact: {report.rows} rows; head {seq}:{digest} (keep it to check with --anchor later)")
+
+
+@command(
+    "audit show",
+    "print the newest rows of the audit trail, one JSON object a line, oldest first",
+    setting("data_dir", metavar="DIR"),
+    option("--last", type=int, default=20, metavar="N", help="how many rows (default 20)"),
+)
+def audit_show(args: argparse.Namespace) -> None:
+    import json
+
+    from registry import audit
+
+    for row in on_node(load_settings(args), lambda db: audit.recent(db, max(1, args.last))):
+        line = {c.key: getattr(row, c.key) for c in audit.AuditRow.__table__.columns}
+        print(json.dumps(line, default=str, ensure_ascii=False))
 
 
 @command(
