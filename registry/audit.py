@@ -220,7 +220,7 @@ async def verify(db: Database, *, anchor: tuple[int, str] | None = None) -> Repo
     _classify(damaged, report)
     last = previous["seq"] if previous else 0
     if last < head.seq:
-        report.findings.append(Finding(last + 1, f"deleted, with every row after it up to {head.seq} (the head)"))
+        report.findings.append(Finding(last + 1, _deleted(last + 1, head.seq) + " (the head records it)"))
     elif last > head.seq:
         report.findings.append(Finding(head.seq + 1, f"added outside the node (the head says {head.seq})"))
     elif previous is not None and previous["hash"] != head.hash:
@@ -236,8 +236,7 @@ async def verify(db: Database, *, anchor: tuple[int, str] | None = None) -> Repo
 def _check(row: dict[str, Any], previous: dict[str, Any] | None, damaged: dict[int, Any], report: Report) -> None:
     expected = previous["seq"] + 1 if previous else 1
     if row["seq"] > expected:
-        gap = f"{expected}" if row["seq"] == expected + 1 else f"{expected} to {row['seq'] - 1}"
-        report.findings.append(Finding(expected, f"deleted (rows {gap} are missing)"))
+        report.findings.append(Finding(expected, _deleted(expected, row["seq"] - 1)))
     if row_hash(row) != row["hash"]:
         damaged[row["seq"]] = row
         return
@@ -247,6 +246,10 @@ def _check(row: dict[str, Any], previous: dict[str, Any] | None, damaged: dict[i
         # Both rows match their own hashes, yet do not chain: one of them was rewritten, hashes included.
         named = previous["seq"] if previous else row["seq"]
         report.findings.append(Finding(named, f"rewritten (row {row['seq']} was chained to another version of it)"))
+
+
+def _deleted(first: int, last: int) -> str:
+    return "deleted" if first == last else f"deleted, and every row after it up to {last}"
 
 
 def _classify(damaged: dict[int, dict[str, Any]], report: Report) -> None:
