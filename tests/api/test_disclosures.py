@@ -3,6 +3,7 @@ practitioner can ask who read them, newest first (`myDisclosures`)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import jwt
@@ -122,3 +123,17 @@ async def test_reads_are_kept_while_the_database_is_away(db: Database) -> None:
     await log.flush()
     async with db.reader() as conn:
         assert await conn.scalar(select(func.count()).select_from(Disclosure)) == 1
+
+
+async def test_the_background_task_writes_the_buffer_every_interval(db: Database) -> None:
+    log = DisclosureLog(db, flush_ms=20)
+    writer = asyncio.create_task(log.run())
+    try:
+        await log.record(Actor(Role.NATIONAL, token_id="t2"), DisclosureKind.PRACTITIONER, [P])
+        for _ in range(200):  # at most 10 s; it takes one interval
+            if await rows(db):
+                break
+            await asyncio.sleep(0.05)
+        assert [(r.kind, r.token_id) for r in await rows(db)] == [(DisclosureKind.PRACTITIONER, "t2")]
+    finally:
+        writer.cancel()
