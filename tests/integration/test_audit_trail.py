@@ -3,6 +3,7 @@ database's owner rights would (the append-only trigger disabled first); `registr
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -104,6 +105,19 @@ def test_an_intact_trail_verifies_and_prints_its_head(copy: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     [line] = done.stdout.splitlines()
     assert line.startswith(f"audit trail intact: {ROWS} rows; head {ROWS}:")
+    shown = subprocess.run(
+        [*REGISTRY, "audit", "show", "--last", "2"],
+        env={**clean_env(), "REGISTRY_DATABASE_URL": copy},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    rows = [json.loads(row) for row in shown.stdout.splitlines()]
+    assert [(r["seq"], r["actor"], r["outcome"], r["error_codes"]) for r in rows] == [
+        (7, "bureau:530000", "refused", ["FORBIDDEN"]),
+        (8, "bureau:530000", "refused", ["FORBIDDEN"]),
+    ]
+    assert line.endswith(f"head {ROWS}:{rows[-1]['hash']} (keep it to check with --anchor later)")
 
 
 def test_rows_record_what_each_mutation_did(copy: str) -> None:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,25 +147,40 @@ def node_processes(serve_process: subprocess.Popen[str]) -> list[psutil.Process]
     return [parent] + [p for p in parent.children(recursive=True) if p.name() != "postgres"]
 
 
-def test_sigkill_of_the_node_mid_stream_loses_no_acknowledged_decision(node_dir: Path) -> None:
-    env = clean_env()
+def kill_mid_stream(
+    node_dir: Path, env: dict[str, str], kill: Callable[[subprocess.Popen[str]], None]
+) -> tuple[subprocess.Popen[str], str, str, set[str]]:
+    """Start a node with two workers, give it staff, stream decisions at it and `kill` something in the middle;
+    the serve process, its address, a national token, and the decisions acknowledged."""
     process, base, _ = serve(node_dir, env, "--workers", "2")
     try:
         token = run_registry("token", "--data-dir", str(node_dir), "--role", "national", env=env)
         staff(base, token, PEOPLE)
         with Stream(base, token) as stream:
             stream.wait_for(ACKNOWLEDGED_BEFORE_KILL)
-            victims = node_processes(process)
-            assert len(victims) >= 3  # serve and its two workers (and multiprocessing's helper)
-            for victim in victims:
-                victim.kill()
-            process.wait(30)
-            psutil.wait_procs(victims, timeout=30)
-        acknowledged = set(stream.acknowledged)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(30)
+            kill(process)
+    except BaseException:
+        if process.poll() is None:  # the test failed before the kill: leave nothing running
+            leftovers = node_processes(process)
+            for leftover in leftovers:
+                leftover.kill()
+            psutil.wait_procs(leftovers, timeout=30)
+        raise
+    return process, base, token, set(stream.acknowledged)
+
+
+def kill_the_node(process: subprocess.Popen[str]) -> None:
+    victims = node_processes(process)
+    assert len(victims) >= 3  # serve and its two workers (and multiprocessing's helper)
+    for victim in victims:
+        victim.kill()
+    process.wait(30)
+    psutil.wait_procs(victims, timeout=30)
+
+
+def test_sigkill_of_the_node_mid_stream_loses_no_acknowledged_decision(node_dir: Path) -> None:
+    env = clean_env()
+    _, _, token, acknowledged = kill_mid_stream(node_dir, env, kill_the_node)
     process, base, _ = serve(node_dir, env, "--workers", "2")
     try:
         check_nothing_acknowledged_was_lost(node_dir, acknowledged, env)
@@ -179,19 +194,16 @@ def test_sigkill_of_the_node_mid_stream_loses_no_acknowledged_decision(node_dir:
 
 
 def test_sigkill_of_postgres_mid_stream_loses_no_acknowledged_decision(node_dir: Path) -> None:
+    def kill_postgres(process: subprocess.Popen[str]) -> None:
+        running = postmaster(node_dir)
+        assert running is not None
+        running[0].kill()
+        running[0].wait(30)
+        time.sleep(1)  # the stream meets a node without its database for a moment
+
     env = clean_env()
-    process, base, _ = serve(node_dir, env, "--workers", "2")
+    process, base, _, acknowledged = kill_mid_stream(node_dir, env, kill_postgres)
     try:
-        token = run_registry("token", "--data-dir", str(node_dir), "--role", "national", env=env)
-        staff(base, token, PEOPLE)
-        with Stream(base, token) as stream:
-            stream.wait_for(ACKNOWLEDGED_BEFORE_KILL)
-            running = postmaster(node_dir)
-            assert running is not None
-            running[0].kill()
-            running[0].wait(30)
-            time.sleep(1)  # the stream meets a node without its database for a moment
-        acknowledged = set(stream.acknowledged)
         # Without its database the node answers, with an error, and does not fall over.
         assert httpx.get(f"{base}/healthz", timeout=10).status_code >= 500
     finally:
