@@ -33,6 +33,7 @@ from registry.db import Base, Database, EnumText, one_of
 
 GENESIS = "0" * 64  # the "previous hash" of the first row
 PAGE = 5_000  # rows read at a time by verify
+MAX_MOVES = 200  # damaged rows among which verify looks for moved ones
 
 
 class Outcome(StrEnum):
@@ -253,9 +254,12 @@ def _deleted(first: int, last: int) -> str:
 
 
 def _classify(damaged: dict[int, dict[str, Any]], report: Report) -> None:
-    """A damaged row that matches its hash under another damaged row's number was moved there; else edited."""
+    """A damaged row that matches its hash under another damaged row's number was moved there; else edited.
+    (Tried among the first MAX_MOVES damaged rows only: the search grows with the square of their number.)"""
+    candidates = list(damaged)[:MAX_MOVES]
     for position, row in damaged.items():
-        origin = next((s for s in damaged if s != position and row_hash({**row, "seq": s}) == row["hash"]), None)
+        tries = candidates if position in candidates else []
+        origin = next((s for s in tries if s != position and row_hash({**row, "seq": s}) == row["hash"]), None)
         if origin is not None:
             report.findings.append(Finding(position, f"reordered (it is row {origin}, moved here)"))
         else:
