@@ -28,7 +28,6 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from registry.auth import Actor, Role, issue_token, load_key  # noqa: E402
 from registry.db import create_database, embedded_server, libpq_url  # noqa: E402
 from registry.eligibility.service import QUERY  # noqa: E402
 from registry.migrate import upgrade  # noqa: E402
@@ -262,7 +261,13 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        token = issue_token(load_key(node / "keys", "token.key"), Actor(Role.NATIONAL), ttl=timedelta(hours=1))
+        token = subprocess.run(
+            [sys.executable, "-m", "registry.cli", "token", "--data-dir", str(node), "--role", "national"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         asyncio.run(measure(base, token, psutil.Process(process.pid), libpq_url(url), args))
     finally:
         process.terminate()

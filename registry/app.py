@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -13,9 +14,9 @@ from sqlalchemy import text
 from registry import identity
 from registry.api.context import Services, get_context
 from registry.api.schema import build_schema
-from registry.auth import load_key
 from registry.config import Settings
 from registry.db import Database, make_engine
+from registry.disclosures import DisclosureLog
 from registry.federation import node as network_node
 from registry.federation import replicas
 from registry.federation.keys import public_key_b64
@@ -23,6 +24,7 @@ from registry.federation.runtime import Federation
 from registry.node import Node
 from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
+from registry.tokens import Keyring
 from registry.web.graphiql import GraphiQLRouter
 
 
@@ -30,7 +32,8 @@ def services_for(settings: Settings, db: Database, region: str) -> Services:
     return Services(
         db=db,
         node=Node(region=region, id_secret=identity.load_or_create(settings.keys_dir)),
-        token_key=load_key(settings.keys_dir, "token.key"),
+        tokens=Keyring(db),
+        disclosures=DisclosureLog(db, flush_ms=settings.disclosure_flush_ms),
         policies=default_book(),
         max_batch_checks=settings.max_batch_checks,
         public_key=public_key_b64(network_node.private_key(settings.data_dir)),
@@ -49,10 +52,18 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        apply = replicas.Applier(app.state.services.policies)
+        services: Services = app.state.services
+        # Keep this process's copy of the token keys fresh, and write its disclosures every flush interval.
+        background = [asyncio.create_task(services.tokens.watch()), asyncio.create_task(services.disclosures.run())]
+        apply = replicas.Applier(services.policies)
         worker = federation.running(db, apply) if settings.federation_worker else contextlib.nullcontext()
         async with worker:
             yield
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        with suppress(Exception):  # the database may be gone; run() has logged why
+            await services.disclosures.flush()
         await db.dispose()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)

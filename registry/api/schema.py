@@ -10,13 +10,15 @@ from strawberry.tools import merge_types
 
 from registry.observability import ObservedErrors
 
+from .audit import audited
+from .disclosures import DisclosureQuery
 from .eligibility import EligibilityQuery
 from .federation import FederationQuery
 from .points import PointsMutation, PointsQuery
 from .practitioners import PractitionerMutation, PractitionerQuery
 
-Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery, FederationQuery))
-Mutation = merge_types("Mutation", (PractitionerMutation, PointsMutation))
+Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery, FederationQuery, DisclosureQuery))
+Mutation = audited(merge_types("Mutation", (PractitionerMutation, PointsMutation)))
 
 
 def _is_a_bug(error: GraphQLError) -> bool:

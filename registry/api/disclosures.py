@@ -1,0 +1,67 @@
+"""`myDisclosures`: a practitioner asks who read their record or eligibility, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from registry import access, disclosures
+
+from .common import allow
+from .context import Info
+from .enums import DisclosureKind, Role
+from .points import PageInfo, _after, _cursor
+
+
+@strawberry.type(description="One read of a practitioner's record or eligibility.")
+class Disclosure:
+    at: datetime
+    kind: DisclosureKind = strawberry.field(
+        description="PRACTITIONER: the record (name, masked ID, points, sanctions); ELIGIBILITY: one check; "
+        "ELIGIBILITIES: a batch of checks that named the practitioner."
+    )
+    role: Role = strawberry.field(description="The reader's role.")
+    scope: str | None = strawberry.field(
+        description="The region, institution or practitioner the reader acts for; null for national and regulators."
+    )
+    token_id: str | None = strawberry.field(
+        description="The id of the token used (what `registry token revoke` takes), to ask the node's operator."
+    )
+
+
+@strawberry.type
+class DisclosureEdge:
+    cursor: str
+    node: Disclosure
+
+
+@strawberry.type
+class DisclosureConnection:
+    edges: list[DisclosureEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class DisclosureQuery:
+    @strawberry.field(
+        description="Who read your record or eligibility, newest first (for the practitioner role). Reads answered "
+        "by other server processes appear within a second."
+    )
+    async def my_disclosures(self, info: Info, first: int = 50, after: str | None = None) -> DisclosureConnection:
+        c = info.context
+        allow(access.read_own_disclosures(c.actor))
+        assert c.actor.practitioner is not None
+        await c.services.disclosures.flush()  # this process's own reads, up to now
+        page = await disclosures.disclosures_of(
+            c.db, c.actor.practitioner, first=max(1, min(first, 500)), before=_after(after)
+        )
+        edges = [
+            DisclosureEdge(
+                cursor=_cursor(d.id),
+                node=Disclosure(at=d.at, kind=d.kind, role=Role(d.role), scope=d.scope, token_id=d.token_id),
+            )
+            for d in page.items
+        ]
+        last = page.items[-1].id if page.items else None
+        return DisclosureConnection(edges=edges, page_info=PageInfo.of(page.has_next, last))
