@@ -37,6 +37,11 @@ def two_machines(admin_url: str) -> Iterator[tuple[list[str], dict[str, str]]]:
     dirs = [TEST_DATA / "machine-a", TEST_DATA / "machine-b"]
     for path in dirs:
         shutil.rmtree(path, ignore_errors=True)
+    # One node on two machines: they share the node's keys (its identity key, its Ed25519 key), as operators copy them.
+    registry("identity-key", "--data-dir", str(dirs[0]), env=env)
+    registry("node-key", "--data-dir", str(dirs[0]), "--region", "000000", env=env)
+    dirs[1].mkdir(parents=True)
+    shutil.copytree(dirs[0] / "keys", dirs[1] / "keys")
     processes = []
     try:
         for path, workers in zip(dirs, ("2", "1"), strict=True):
