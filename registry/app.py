@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from registry.api.context import Services, get_context
+from registry.api.limits import RateLimiter
 from registry.api.schema import build_schema
 from registry.auth import load_key
 from registry.config import Settings
@@ -17,7 +19,7 @@ from registry.db import Database, make_engine
 from registry.node import Node
 from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
-from registry.web.graphiql import GraphiQLRouter
+from registry.web import guards
 
 
 def services_for(settings: Settings, db: Database) -> Services:
@@ -27,6 +29,7 @@ def services_for(settings: Settings, db: Database) -> Services:
         token_key=load_key(settings.keys_dir, "token.key"),
         policies=default_book(),
         max_batch_checks=settings.max_batch_checks,
+        rate_limiter=RateLimiter(settings.rate_per_second, settings.rate_burst),
     )
 
 
@@ -38,22 +41,31 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
     app.state.services = services_for(settings, db)
-    schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_introspection_depth=settings.max_introspection_depth,
+        max_tokens=settings.max_query_tokens,
+        max_aliases=settings.max_aliases,
+        introspection=settings.introspection,
+    )
     # GET only serves GraphiQL (and its assets): every query and mutation is a POST with a bearer token.
     app.include_router(
-        GraphiQLRouter(
+        guards.GraphQLEndpoint(
             schema,
             context_getter=get_context,
             allow_queries_via_get=False,
             graphql_ide="graphiql" if settings.graphiql else None,
+            show_schema=settings.introspection,
         ),
         prefix="/graphql",
     )
+    guards.install(app, settings.max_body_bytes)
     install(app, db, settings.node_region)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        async with db.reader() as conn:
+        # A database that is down, or does not answer within 5 s, makes it 503 (see guards.HttpGuard).
+        async with asyncio.timeout(5), db.reader() as conn:
             await conn.execute(text("SELECT 1"))
         return JSONResponse({"status": "ok", "node": settings.node_region})
 

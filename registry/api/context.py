@@ -16,6 +16,8 @@ from registry.points import queries as points
 from registry.points.policy import PolicyBook
 from registry.points.records import PersonYear
 
+from .limits import RateLimiter
+
 
 @dataclass
 class Services:
@@ -23,7 +25,8 @@ class Services:
     node: Node
     token_key: bytes
     policies: PolicyBook
-    max_batch_checks: int
+    max_batch_checks: int  # eligibility checks per request, summed over the document
+    rate_limiter: RateLimiter
 
 
 class Context(BaseContext):
