@@ -88,6 +88,46 @@ def depth_rule(max_depth: int, max_introspection_depth: int = INTROSPECTION_DEPT
     return DepthLimit
 
 
+def alias_rule(max_aliases: int) -> type[ValidationRule]:
+    """At most `max_aliases` aliases in the document's operations, fragments counted where they are spread.
+
+    strawberry's MaxAliasesLimiter counts the same, but walks a fragment again at every spread: a document whose
+    fragments each spread the next twice takes 2^n steps. Here each fragment's count is kept once made.
+    """
+
+    class AliasLimit(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            fragments = {
+                d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+            counted: dict[str, int] = {}
+
+            def count(selections: SelectionSetNode | None, path: frozenset[str]) -> int:
+                total = 0
+                for selection in selections.selections if selections else ():
+                    if isinstance(selection, FieldNode | InlineFragmentNode):
+                        total += int(isinstance(selection, FieldNode) and selection.alias is not None)
+                        total += count(selection.selection_set, path)
+                    elif isinstance(selection, FragmentSpreadNode):
+                        name = selection.name.value
+                        if name in fragments and name not in path:  # cycles are another rule's to report
+                            if name not in counted:
+                                counted[name] = count(fragments[name].selection_set, path | {name})
+                            total += counted[name]
+                return total
+
+            found = sum(
+                count(d.selection_set, frozenset())
+                for d in context.document.definitions
+                if isinstance(d, OperationDefinitionNode)
+            )
+            if found > max_aliases:
+                context.report_error(GraphQLError(f"{found} aliases in the document; at most {max_aliases}"))
+
+    return AliasLimit
+
+
 # ---- eligibility checks per request ------------------------------------------------------------------------------
 
 

@@ -9,7 +9,6 @@ import structlog
 from graphql import ASTValidationRule, GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache
-from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.tools import merge_types
 
 from registry.db import is_unavailable
@@ -17,7 +16,7 @@ from registry.errors import Code
 from registry.observability import ObservedErrors
 
 from .eligibility import EligibilityQuery
-from .limits import INTROSPECTION_DEPTH, RequestBudget, depth_rule
+from .limits import INTROSPECTION_DEPTH, RequestBudget, alias_rule, depth_rule
 from .points import PointsMutation, PointsQuery
 from .practitioners import PractitionerMutation, PractitionerQuery
 
@@ -36,8 +35,8 @@ def _is_a_bug(error: GraphQLError) -> bool:
 
 
 class CodedErrors(SchemaExtension):
-    """Every error the client sees carries `extensions.code`: a document that does not parse or validate (the
-    limits included) is INVALID_QUERY; a database that is down is UNAVAILABLE, answered with HTTP 503."""
+    """Every error the client sees carries `extensions.code`: a document or variables that do not fit the schema
+    (the limits included) are INVALID_QUERY; a database that is down is UNAVAILABLE, answered with HTTP 503."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -59,7 +58,7 @@ class CodedErrors(SchemaExtension):
                 path=error.path,
                 extensions={"code": str(Code.UNAVAILABLE)},
             )
-        if error.original_error is None and not (error.extensions or {}).get("code"):
+        if not (error.extensions or {}).get("code") and not _is_a_bug(error):
             # A new error: the one in hand may be shared by the validation cache.
             return GraphQLError(
                 error.message,
