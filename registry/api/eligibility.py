@@ -107,7 +107,11 @@ class EligibilityQuery:
         check = service.Check(practitioner_code, institution_code, at or clock.now(), bool(emergency))
         return (await _check(info, [check]))[0]
 
-    @strawberry.field(description="Many checks in one request (a claims batch or a roster), answered in order.")
+    @strawberry.field(
+        description="Many checks in one request (a claims batch or a roster), answered in order. A request asks at "
+        "most REGISTRY_MAX_BATCH_CHECKS (10,000) checks over all its fields, else TOO_MANY_CHECKS; send large "
+        "batches as variables ($checks), not inline."
+    )
     async def eligibilities(self, info: Info, checks: list[EligibilityCheckInput]) -> list[Eligibility]:
         refuse(*(_check_problem(c.practitioner_code, c.institution_code, c.at, "checks", i) for i, c in enumerate(checks)))
         allow(access.check_eligibility(info.context.actor))

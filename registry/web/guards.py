@@ -7,7 +7,6 @@ refused before it is read, and a database that is down answers 503.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -19,14 +18,9 @@ from starlette.exceptions import HTTPException
 
 from registry.db import is_unavailable
 from registry.errors import Code
+from registry.observability import ASGIApp, Message, Receive, Scope, Send
 
 from .graphiql import GraphiQLRouter
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = structlog.get_logger("registry")
 
