@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,37 +11,56 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from registry import identity
 from registry.api.context import Services, get_context
 from registry.api.limits import RateLimiter
 from registry.api.schema import build_schema
 from registry.auth import load_key
 from registry.config import Settings
 from registry.db import Database, make_engine
+from registry.federation import node as network_node
+from registry.federation import replicas
+from registry.federation.keys import public_key_b64
+from registry.federation.runtime import Federation
 from registry.node import Node
 from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
 from registry.web import guards
 
 
-def services_for(settings: Settings, db: Database) -> Services:
+def services_for(settings: Settings, db: Database, region: str) -> Services:
     return Services(
         db=db,
-        node=Node(region=settings.node_region, id_secret=load_key(settings.keys_dir, "id-hash.key")),
+        node=Node(region=region, id_secret=identity.load_or_create(settings.keys_dir)),
         token_key=load_key(settings.keys_dir, "token.key"),
         policies=default_book(),
         max_batch_checks=settings.max_batch_checks,
         rate_limiter=RateLimiter(settings.rate_per_second, settings.rate_burst),
+        public_key=public_key_b64(network_node.private_key(settings.data_dir)),
+        peer_stale_seconds=settings.peer_stale_seconds,
     )
 
 
 def create_app(settings: Settings, db: Database) -> FastAPI:
+    region = network_node.resolve_region(settings.data_dir, settings.node_region)
+    federation = Federation(
+        region,
+        network_node.private_key(settings.data_dir),
+        settings.pull_interval_seconds,
+        settings.webhook_retry_base_seconds,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        apply = replicas.Applier(app.state.services.policies)
+        worker = federation.running(db, apply) if settings.federation_worker else contextlib.nullcontext()
+        async with worker:
+            yield
         await db.dispose()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
-    app.state.services = services_for(settings, db)
+    app.state.services = services_for(settings, db, region)
+    federation.attach(app, db)
     schema = build_schema(
         max_depth=settings.max_query_depth,
         max_introspection_depth=settings.max_introspection_depth,
@@ -60,14 +80,14 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         prefix="/graphql",
     )
     guards.install(app, settings.max_body_bytes)
-    install(app, db, settings.node_region)
+    install(app, db, region)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         # A database that is down, or does not answer within 5 s, makes it 503 (see guards.HttpGuard).
         async with asyncio.timeout(5), db.reader() as conn:
             await conn.execute(text("SELECT 1"))
-        return JSONResponse({"status": "ok", "node": settings.node_region})
+        return JSONResponse({"status": "ok", "node": region})
 
     return app
 

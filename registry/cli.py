@@ -11,7 +11,9 @@ prints a usage error as the one line we choose; Typer draws multi-line panels, a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
+import json
 import os
 import shlex
 import shutil
@@ -19,12 +21,12 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from prometheus_client.multiprocess import mark_process_dead
 from pydantic import ValidationError
@@ -32,6 +34,8 @@ from uvicorn.supervisors import Multiprocess
 
 from registry.auth import Actor, InvalidToken, Role, check_actor, issue_token, load_key
 from registry.config import Settings, env_name, redact_url
+
+T = TypeVar("T")
 
 
 class Failure(Exception):
@@ -225,6 +229,8 @@ def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
     setting("workers", type=int, metavar="N"),
     setting("log_level", choices=["debug", "info", "warning", "error"]),
     setting("log_format", choices=["json", "console"]),
+    setting("node_region", "--region", metavar="CODE"),
+    setting("identity_key_file", metavar="FILE"),
 )
 def serve(args: argparse.Namespace) -> None:
     from uvicorn import Config
@@ -236,11 +242,14 @@ def serve(args: argparse.Namespace) -> None:
     settings = load_settings(args)
     configure_logging(settings.log_level, settings.log_format)
     private_dir(settings.data_dir)
+    region = node_region(settings)
     sock = listen(settings.host, settings.port)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     try:
         url = database_url(settings)
         migrate_database(url)
+        settings = settings.model_copy(update={"node_region": region})
+        prepare_node(url, settings)
         # Each worker builds the app from these variables (registry.app:from_environment).
         metrics = settings.metrics_dir
         shutil.rmtree(metrics, ignore_errors=True)
@@ -269,6 +278,58 @@ def serve(args: argparse.Namespace) -> None:
             raise Failure("a server process failed to start; its error is in the log above")
     finally:
         sock.close()
+        stop_embedded()
+
+
+def node_region(settings: Settings) -> str:
+    """The region the node speaks for: as given, else as recorded at its first start, else national."""
+    from registry.federation.node import NodeError, resolve_region
+
+    try:
+        return resolve_region(settings.data_dir, settings.node_region)
+    except NodeError as exc:
+        raise Failure(str(exc)) from None
+
+
+def prepare_node(url: str, settings: Settings) -> None:
+    """Check that this database and identity key belong to this node, and record them (before serving)."""
+    from registry.db import Database, make_engine
+    from registry.federation.node import NodeError, prepare
+
+    async def run() -> None:
+        db = Database(make_engine(url))
+        try:
+            assert settings.node_region is not None
+            await prepare(db, settings.data_dir, settings.node_region, settings.identity_key_file)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except NodeError as exc:
+        raise Failure(str(exc)) from None
+
+
+def with_node_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(db)` against this node's database (started if embedded), sealing what it logs as this node."""
+    from registry.db import Database, make_engine, stop_embedded
+    from registry.federation.node import private_key
+    from registry.federation.runtime import Federation
+
+    region = node_region(settings)
+
+    async def run() -> T:
+        db = Federation(region, private_key(settings.data_dir)).seal(Database(make_engine(url)))
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        url = database_url(settings)
+        migrate_database(url)
+        return asyncio.run(run())
+    finally:
         stop_embedded()
 
 
@@ -309,6 +370,99 @@ def token(args: argparse.Namespace) -> None:
         raise Failure(str(exc)) from None
     ttl = timedelta(hours=args.hours) if args.hours else settings.token_ttl
     print(issue_token(load_key(settings.keys_dir, "token.key"), actor, ttl=ttl))
+
+
+@command(
+    "node-key",
+    "print this node's region and Ed25519 public key, as one line of JSON (peers add it with `peer add`)",
+    setting("data_dir", metavar="DIR"),
+    setting("node_region", "--region", metavar="CODE"),
+)
+def node_key(args: argparse.Namespace) -> None:
+    from registry.federation.node import NodeError, describe
+
+    settings = load_settings(args)
+    try:
+        print(json.dumps(describe(settings.data_dir, settings.node_region)))
+    except NodeError as exc:
+        raise Failure(str(exc)) from None
+
+
+@command(
+    "identity-key",
+    "print the key resident-ID digests are made with, as one line of base64 (a secret: for operators only)",
+    setting("data_dir", metavar="DIR"),
+)
+def identity_key(args: argparse.Namespace) -> None:
+    from registry import identity
+
+    print(identity.encode(identity.load_or_create(load_settings(args).keys_dir)))
+
+
+@command(
+    "peer",
+    "the nodes this node follows and answers: `peer add` (or replace), `peer list` (one JSON object a line)",
+    option("action", choices=["add", "list"], help="add: follow the node at --url; list: print the peers"),
+    setting("data_dir", metavar="DIR"),
+    option("--region", metavar="CODE", help="add: the region the peer speaks for (000000 or a province)"),
+    option("--url", help="add: the peer's base URL, such as http://127.0.0.1:8001"),
+    option("--key", metavar="BASE64", help="add: the peer's public key, as its `registry node-key` prints it"),
+)
+def peer(args: argparse.Namespace) -> None:
+    from registry.federation import peers
+
+    settings = load_settings(args)
+    if args.action == "add" and not (args.region and args.url and args.key):
+        raise Failure("peer add needs --region, --url and --key")
+
+    async def work(db: Any) -> list[str]:
+        if args.action == "list":
+            return [json.dumps(p) for p in await peers.listing(db)]
+        own = node_region(settings)
+        return [await peers.add(db, own_region=own, region=args.region, url=args.url, key=args.key)]
+
+    try:
+        print("\n".join(with_node_database(settings, work)))
+    except peers.PeerError as exc:
+        raise Failure(str(exc)) from None
+
+
+@command(
+    "regulator",
+    "webhook receivers told of every sanction change: `regulator add` (or replace by name), `regulator list`",
+    option("action", choices=["add", "list"], help="add: a receiver (or new settings for one); list: print them"),
+    setting("data_dir", metavar="DIR"),
+    option("--name", help="add: the regulator's name, e.g. the provincial health commission"),
+    option("--url", help="add: the http(s) URL the changes are POSTed to"),
+    option("--secret", help="add: whsec_<base64>, or any other text used as raw bytes"),
+    option("--categories", metavar="C1,C2", help="add: practitioner categories, e.g. PHYSICIAN,NURSE"),
+    option("--regions", metavar="P1,P2", help="add: only practitioners registered under these region prefixes"),
+)
+def regulator(args: argparse.Namespace) -> None:
+    from registry.errors import UserErrors
+    from registry.federation import regulators
+
+    settings = load_settings(args)
+    if args.action == "add" and not (args.name and args.url and args.secret and args.categories):
+        raise Failure("regulator add needs --name, --url, --secret and --categories")
+
+    async def work(db: Any) -> list[str]:
+        if args.action == "list":
+            return [json.dumps(regulators.describe(r), ensure_ascii=False) for r in await regulators.list_regulators(db)]
+        said = await regulators.add_regulator(
+            db,
+            name=args.name,
+            url=args.url,
+            secret=args.secret,
+            categories=regulators.split_list(args.categories),
+            regions=regulators.split_list(args.regions) if args.regions else None,
+        )
+        return [f"regulator {args.name.strip()} {said}"]
+
+    try:
+        print("\n".join(with_node_database(settings, work)))
+    except UserErrors as exc:
+        raise Failure("; ".join(f"--{p.field[-1] if p.field else '?'}: {p.message}" for p in exc.problems)) from None
 
 
 @command(

@@ -34,8 +34,25 @@ class Settings(BaseSettings):
         default=Path(".data/node"),
         description="the node's private folder (0700): keys, metrics files, and the embedded PostgreSQL",
     )
-    node_region: str = Field(
-        default=NATIONAL, description="the node's identity: 000000 for the national node, else a province (520000)"
+    node_region: str | None = Field(
+        default=None,
+        description="the region the node speaks for: 000000 (national) or a province (520000); "
+        "unset: as recorded at the node's first start, else 000000",
+    )
+    identity_key_file: Path | None = Field(
+        default=None,
+        description="a file holding the network's identity key (base64), shared by every node: resident-ID digests "
+        "are made with it; unset: the key in the data directory",
+    )
+    pull_interval_seconds: float = Field(
+        default=2.0, gt=0, description="pull every peer at least this often, even when nothing was pushed"
+    )
+    peer_stale_seconds: float = Field(default=300.0, gt=0, description="a peer not heard from for longer is STALE")
+    webhook_retry_base_seconds: float = Field(
+        default=5.0, gt=0, description="the first retry of a failed webhook; each delay then doubles, up to an hour"
+    )
+    federation_worker: bool = Field(
+        default=True, description="follow peers and deliver webhooks (a node with no peers may turn it off)"
     )
     host: str = Field(default="127.0.0.1", description="the address to listen on (0.0.0.0 for every interface)")
     port: int = Field(default=8000, ge=1, le=65535, description="the TCP port to listen on (1-65535)")
@@ -80,8 +97,8 @@ class Settings(BaseSettings):
 
     @field_validator("node_region")
     @classmethod
-    def _node_region(cls, value: str) -> str:
-        if value != NATIONAL and not (is_region_code(value) and value.endswith("0000")):
+    def _node_region(cls, value: str | None) -> str | None:
+        if value is not None and value != NATIONAL and not (is_region_code(value) and value.endswith("0000")):
             raise ValueError("a node is the national node (000000) or a province, 6 digits of GB/T 2260 (520000)")
         return value
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from enum import StrEnum
@@ -39,6 +39,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 DATABASE_NAME = "registry"
+# Where a transaction's logged facts wait for the before-commit hook (registry.eventlog stages them).
+STAGED = "registry.staged_facts"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -60,10 +62,16 @@ class Base(DeclarativeBase):
 
 
 class Recorded:
-    """When and by whom a fact was recorded on this node."""
+    """When and by whom a fact was recorded on this node, and which node issued it.
+
+    `origin` and `origin_seq` place the fact in its issuer's log: they, never the local arrival, order a person's
+    facts, so every node derives the same sanctions from the same facts.
+    """
 
     recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
     recorded_by: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(6))
+    origin_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 def columns_of(model: type[Base], source: object) -> dict[str, Any]:
@@ -188,6 +196,9 @@ class Database:
         self._connection: AsyncConnection | None = None
         self._lock: asyncio.Lock | None = None
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # Runs at the end of every use case, inside its transaction (the app wires the federation sealer here,
+        # so the facts a use case staged are logged, chained and signed in the same commit).
+        self.before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None
 
     @classmethod
     def bound(cls, connection: AsyncConnection) -> Database:
@@ -205,9 +216,17 @@ class Database:
         if self._lock is None:
             async with self._sessions() as session, session.begin():
                 yield session
+                await self._before_commit(session)
             return
         async with self._lock, self._sessions() as session, session.begin():
             yield session
+            await self._before_commit(session)
+
+    async def _before_commit(self, session: AsyncSession) -> None:
+        if self.before_commit is not None:
+            await self.before_commit(session)
+        elif session.info.get(STAGED):
+            raise RuntimeError("facts were staged but no sealer is wired: they would be lost")
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncConnection]:

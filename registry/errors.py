@@ -32,6 +32,8 @@ class Code(StrEnum):
     RESTORATION_CAP_EXCEEDED = "RESTORATION_CAP_EXCEEDED"
     TOO_MANY_CHECKS = "TOO_MANY_CHECKS"
     FORBIDDEN = "FORBIDDEN"
+    # The fact belongs to another node: its region is served elsewhere, or its record was issued elsewhere.
+    WRONG_NODE = "WRONG_NODE"
     # Refusals of a request as a whole (GraphQL errors, with the HTTP status in brackets where it is not 200).
     INVALID_QUERY = "INVALID_QUERY"  # the document does not parse or validate, or is too deep, long or aliased
     BAD_REQUEST = "BAD_REQUEST"  # the body is not a GraphQL request (400)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import types
 import typing
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -44,6 +45,18 @@ class Fact:
     def of(cls, source: object, **extra: Any) -> Self:
         """The fact a command records: the command's fields of the same names, and `extra` for what the node adds."""
         return cls(**{f.name: extra[f.name] if f.name in extra else getattr(source, f.name) for f in _fields(cls)})
+
+
+@dataclass(frozen=True)
+class Issued:
+    """Where a fact comes from: the node that issued it and its place in that node's log, and who recorded it."""
+
+    origin: str
+    seq: int
+    by: str  # the actor on the origin node; "replica" for a fact applied from a peer
+
+    def columns(self) -> dict[str, Any]:
+        return {"origin": self.origin, "origin_seq": self.seq, "recorded_by": self.by}
 
 
 def digest(fact: Fact) -> str:

@@ -1,21 +1,37 @@
 """Every table, gathered so that Alembic sees the whole schema."""
 
 from registry.db import Base
-from registry.eventlog import Event, EventCounter
+from registry.eventlog import OriginHead
+from registry.federation.models import (
+    Checkpoint,
+    FeedEvent,
+    FeedHead,
+    NodeKey,
+    NodeSetting,
+    Peer,
+    PeerOrigin,
+)
 from registry.federation.regulators import Regulator
 from registry.federation.webhooks import WebhookDelivery
-from registry.points.models import Decision, Objection, PointRecord, Restoration, Review, Sanction
-from registry.practitioners.models import Affiliation, Institution, Practitioner, Registration
+from registry.points.models import Decision, Objection, PointRecord, Restoration, Review, Sanction, SanctionChangeRow
+from registry.practitioners.models import Affiliation, Deregistration, Institution, Practitioner, Registration
 
 metadata = Base.metadata
 
 __all__ = [
     "Affiliation",
+    "Checkpoint",
     "Decision",
-    "Event",
-    "EventCounter",
+    "Deregistration",
+    "FeedEvent",
+    "FeedHead",
     "Institution",
+    "NodeKey",
+    "NodeSetting",
     "Objection",
+    "OriginHead",
+    "Peer",
+    "PeerOrigin",
     "PointRecord",
     "Practitioner",
     "Registration",
@@ -23,6 +39,7 @@ __all__ = [
     "Restoration",
     "Review",
     "Sanction",
+    "SanctionChangeRow",
     "WebhookDelivery",
     "metadata",
 ]

@@ -103,16 +103,16 @@ def observe_eligibility(singles: int, batches: list[int]) -> None:
 
 
 async def _event_log_head(db: Database, node_region: str) -> GaugeMetricFamily | None:
-    """The newest sequence number in this node's event log, read now (peers' lag is measured against it)."""
+    """The newest position of this node's feed, read now (peers' acknowledgements are measured against it)."""
     try:
         async with db.reader() as conn:
-            head = (
-                await conn.execute(text("SELECT max(seq) FROM events WHERE node_region = :r"), {"r": node_region})
-            ).scalar()
+            head = (await conn.execute(text("SELECT position FROM feed_head"))).scalar()
     except Exception:
         log.warning("metrics: the event log's head could not be read", exc_info=True)
         return None
-    family = GaugeMetricFamily("registry_event_log_head", "The newest seq in the event log", labels=["node_region"])
+    family = GaugeMetricFamily(
+        "registry_event_log_head", "The newest position of the node's feed", labels=["node_region"]
+    )
     family.add_metric([node_region], float(head or 0))
     return family
 

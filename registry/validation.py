@@ -59,6 +59,12 @@ def is_region_code(code: str) -> bool:
     return bool(REGION_CODE.fullmatch(code)) and code[:2] in PROVINCES
 
 
+def speaks_for(node_region: str, region_code: str) -> bool:
+    """Whether the node of `node_region` issues facts about `region_code`: the national node (000000) for every
+    region, a province's node (520000) for its own (52xxxx)."""
+    return node_region == "000000" or region_code[:2] == node_region[:2]
+
+
 def is_institution_code(code: str) -> bool:
     return bool(INSTITUTION_CODE.fullmatch(code))
 

@@ -60,7 +60,7 @@ async def db(engine: AsyncEngine) -> AsyncIterator[Database]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(data_dir=TEST_DATA / "node", database_url=None)
+    return Settings(data_dir=TEST_DATA / "node", database_url=None, federation_worker=False)
 
 
 @dataclass

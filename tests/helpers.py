@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.db import Base, Database
+from registry.federation.runtime import Federation
 from tests import factories as f
 from tests.conftest import Client
+
+
+def node_database(engine: AsyncEngine, region: str = "000000") -> Database:
+    """A database as a node's use cases see it: every fact they log is sealed at commit (with a throwaway key)."""
+    return Federation(region, Ed25519PrivateKey.generate()).seal(Database(engine))
 
 
 async def counts(db: Database, tables: tuple[type[Base], ...]) -> dict[str, int]:

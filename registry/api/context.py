@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import HTTPException, Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
+from registry import clock
 from registry.auth import Actor, InvalidToken, read_token
 from registry.db import Database
+from registry.federation import status
 from registry.node import Node
 from registry.points import queries as points
 from registry.points.policy import PolicyBook
@@ -27,6 +32,8 @@ class Services:
     policies: PolicyBook
     max_batch_checks: int  # eligibility checks per request, summed over the document
     rate_limiter: RateLimiter
+    public_key: str = ""  # this node's Ed25519 public key, base64
+    peer_stale_seconds: float = 300.0
 
 
 class Context(BaseContext):
@@ -39,6 +46,14 @@ class Context(BaseContext):
         self.person_years = DataLoader[tuple[str, int], PersonYear](
             load_fn=lambda keys: points.person_years(services.db, services.policies, keys)
         )
+        self._degraded: asyncio.Task[bool] | None = None
+
+    def degraded(self) -> Awaitable[bool]:
+        """Whether a peer is STALE, UNREACHABLE or HALTED: read once per request, however many answers ask."""
+        if self._degraded is None:
+            stale = timedelta(seconds=self.services.peer_stale_seconds)
+            self._degraded = asyncio.ensure_future(status.degraded(self.db, clock.now(), stale))
+        return self._degraded
 
     @property
     def actor(self) -> Actor:

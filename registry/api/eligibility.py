@@ -47,8 +47,16 @@ class Eligibility:
     eligible_again_on: date | None
     sanction: Sanction | None
     policy_version: str | None = strawberry.field(
-        description="The policy that answered (the practitioner's region, on that day); null when not registered."
+        description="The policy that answered: of the institution's region when an institution is given (it decides "
+        "the emergency exception), else of the practitioner's region, on that day; null when not registered."
     )
+
+    @strawberry.field(
+        description="True when a peer of this node is STALE, UNREACHABLE or HALTED: the answer may miss another "
+        "province's latest sanctions, and a billing system may choose to fail closed."
+    )
+    async def degraded(self, info: Info) -> bool:
+        return await info.context.degraded()
 
     @classmethod
     def of(cls, answer: service.Answer) -> Eligibility:

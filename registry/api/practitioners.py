@@ -162,7 +162,8 @@ class PractitionerQuery:
     @strawberry.field
     async def practitioner(self, info: Info, code: str) -> Practitioner | None:
         refuse(mapping.code(code, "code"))
-        row = await answer(queries.practitioner(info.context.db, code, actor=info.context.actor))
+        read = points.practitioner(info.context.db, code, actor=info.context.actor, today=clock.today())
+        row = await answer(read)
         return None if row is None else Practitioner.of(row)
 
     @strawberry.field

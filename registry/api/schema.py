@@ -16,11 +16,12 @@ from registry.errors import Code
 from registry.observability import ObservedErrors
 
 from .eligibility import EligibilityQuery
+from .federation import FederationQuery
 from .limits import INTROSPECTION_DEPTH, RequestBudget, alias_rule, depth_rule
 from .points import PointsMutation, PointsQuery
 from .practitioners import PractitionerMutation, PractitionerQuery
 
-Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery))
+Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery, FederationQuery))
 Mutation = merge_types("Mutation", (PractitionerMutation, PointsMutation))
 
 log = structlog.get_logger("registry")

@@ -56,7 +56,8 @@ class Answer:
     affiliated: bool | None
     eligible_again_on: date | None
     sanction: SanctionInForce | None
-    # The policy that answered (the practitioner's region, on the day); None when not registered.
+    # The policy that answered (the institution's region, else the practitioner's, on the day); None when not
+    # registered.
     policy_version: str | None
 
 
@@ -64,7 +65,7 @@ class Answer:
 # clean. A suspension runs to its end whatever the registration does, so deregistering does not escape it.
 # A termination outranks a suspension.
 QUERY = text("""
-SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code,
+SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code, i.region_code AS inst_region,
        CASE WHEN c.inst IS NULL THEN NULL ELSE EXISTS (
            SELECT 1 FROM affiliations a
            WHERE a.practitioner_code = c.code AND a.institution_code = c.inst
@@ -74,6 +75,7 @@ SELECT c.n, r.starts_on IS NOT NULL AS registered, p.region_code,
 FROM unnest(CAST(:codes AS text[]), CAST(:insts AS text[]), CAST(:days AS date[]))
      WITH ORDINALITY AS c(code, inst, day, n)
 LEFT JOIN practitioners p ON p.code = c.code
+LEFT JOIN institutions i ON i.code = c.inst
 LEFT JOIN LATERAL (
     SELECT starts_on FROM registrations
     WHERE practitioner_code = c.code AND starts_on <= c.day AND (ends_on IS NULL OR ends_on >= c.day)
@@ -108,7 +110,9 @@ def _answer(check: Check, day: date, row: object, policies: PolicyBook) -> Answe
     affiliated: bool | None = m["affiliated"]
     if not m["registered"]:
         return Answer(check, False, QualificationStatus.NOT_REGISTERED, affiliated, None, None, None)
-    policy = policies.policy_for(m["region_code"], day)
+    # The emergency exception is the asking institution's region's to decide (a Beijing institution may bill
+    # emergency care by a terminated doctor, a Tianjin one may not); with no institution, the person's region.
+    policy = policies.policy_for(m["inst_region"] or m["region_code"], day)
     if m["kind"] is None:
         return Answer(
             check, affiliated is not False, QualificationStatus.NORMAL, affiliated, None, None, policy.version

@@ -5,14 +5,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import json
 import re
-import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
@@ -21,8 +17,8 @@ from sqlalchemy import Text, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base, Database, make_engine
-from registry.errors import Code, Problem, UserErrors, raise_if
+from registry.db import Base, Database
+from registry.errors import Code, Problem, raise_if
 from registry.practitioners.enums import PractitionerCategory
 
 CATEGORIES = tuple(c.value for c in PractitionerCategory)
@@ -154,57 +150,6 @@ def describe(regulator: Regulator) -> dict[str, object]:
     }
 
 
-# Command-line entry points. `registry.cli` parses the arguments, finds the database and applies the migrations
-# (so that a regulator can be added before the node's first start), then calls these.
-
-
 def split_list(value: str) -> list[str]:
     """`A,B , C` → ['A', 'B', 'C'] (an argparse `type`)."""
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def regulator_add_command(
-    database_url: str,
-    *,
-    name: str,
-    url: str,
-    secret: str,
-    categories: Sequence[str],
-    regions: Sequence[str] | None,
-) -> int:
-    """Print what happened and return the exit status (2 for bad input, with every problem on stderr)."""
-
-    async def add() -> Outcome:
-        async with _opened(database_url) as db:
-            return await add_regulator(db, name, url, secret, categories, regions)
-
-    try:
-        outcome = asyncio.run(add())
-    except UserErrors as exc:
-        for problem in exc.problems:
-            field = f"--{problem.field[0]}: " if problem.field else ""
-            print(f"registry regulator add: {field}{problem.message}", file=sys.stderr)
-        return 2
-    print(f"regulator {name.strip()} {outcome}")
-    return 0
-
-
-def regulator_list_command(database_url: str) -> int:
-    """One JSON object a line, by name."""
-
-    async def listed() -> list[Regulator]:
-        async with _opened(database_url) as db:
-            return await list_regulators(db)
-
-    for regulator in asyncio.run(listed()):
-        print(json.dumps(describe(regulator), ensure_ascii=False))
-    return 0
-
-
-@asynccontextmanager
-async def _opened(database_url: str) -> AsyncIterator[Database]:
-    db = Database(make_engine(database_url))
-    try:
-        yield db
-    finally:
-        await db.dispose()

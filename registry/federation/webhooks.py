@@ -23,7 +23,6 @@ from math import floor
 from typing import Any
 
 import httpx
-import rfc8785
 from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from standardwebhooks import Webhook
 
 from registry.db import Base, Database
+from registry.federation.envelope import canonical
 from registry.federation.regulators import Regulator, signing_key
 from registry.points.changes import SanctionChange
 from registry.practitioners.models import Practitioner
@@ -75,16 +75,16 @@ def message_id(change: SanctionChange) -> str:
     """The `webhook-id`: a function of the change alone, so every node sends the same id for the same change."""
     identity = {
         "practitioner_code": change.practitioner_code,
-        "kind": change.kind,
+        "kind": str(change.kind),
         "region_code": change.region_code,
         "case_number": change.case_number,
-        "change": change.change,
-        "state": change.state,
+        "change": str(change.change),
+        "state": str(change.state),
         "starts_on": change.starts_on.isoformat(),
         "ends_on": _iso(change.ends_on),
         "reregistration_allowed_from": _iso(change.reregistration_allowed_from),
     }
-    return "msg_" + hashlib.sha256(rfc8785.dumps(identity)).hexdigest()[:32]
+    return "msg_" + hashlib.sha256(canonical(identity)).hexdigest()[:32]
 
 
 def message_body(change: SanctionChange, at: datetime) -> str:
@@ -95,9 +95,9 @@ def message_body(change: SanctionChange, at: datetime) -> str:
             "timestamp": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "data": {
                 "practitionerCode": change.practitioner_code,
-                "category": change.category,
-                "kind": change.kind,
-                "state": change.state,
+                "category": None if change.category is None else str(change.category),
+                "kind": str(change.kind),
+                "state": str(change.state),
                 "startsOn": change.starts_on.isoformat(),
                 "endsOn": _iso(change.ends_on),
                 "reregistrationAllowedFrom": _iso(change.reregistration_allowed_from),

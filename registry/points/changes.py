@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-Kind = Literal["SUSPENSION", "TERMINATION"]
-Change = Literal["imposed", "lengthened", "shortened", "superseded", "reinstated", "lifted"]
-State = Literal["VALID", "LIFTED", "SUPERSEDED"]
-
-KINDS: tuple[str, ...] = get_args(Kind)
-CHANGES: tuple[str, ...] = get_args(Change)
-STATES: tuple[str, ...] = get_args(State)
+from registry.points.enums import SanctionChangeKind, SanctionKind, SanctionState
 
 STAGED = "registry.sanction_changes"
 
@@ -32,9 +26,9 @@ class SanctionChange:
     # The practitioner's category and region when known (a replica may learn of the person later).
     category: str | None
     practitioner_region: str | None
-    kind: Kind
-    change: Change
-    state: State
+    kind: SanctionKind
+    change: SanctionChangeKind
+    state: SanctionState
     starts_on: date
     ends_on: date | None
     reregistration_allowed_from: date | None
@@ -43,14 +37,12 @@ class SanctionChange:
     year: int
 
     def __post_init__(self) -> None:
-        # Literal types are not checked at run time; a typo here would become a webhook type nobody expects.
-        for field, value, allowed in (
-            ("kind", self.kind, KINDS),
-            ("change", self.change, CHANGES),
-            ("state", self.state, STATES),
-        ):
-            if value not in allowed:
-                raise ValueError(f"{field} must be one of {', '.join(allowed)}, not {value!r}")
+        # Enum values, whatever was passed: a typo here would become a webhook type nobody expects.
+        for field, enum in (("kind", SanctionKind), ("change", SanctionChangeKind), ("state", SanctionState)):
+            value = getattr(self, field)
+            if value not in set(enum):
+                raise ValueError(f"{field} must be one of {', '.join(enum)}, not {value!r}")
+            object.__setattr__(self, field, enum(value))
 
 
 def stage(session: AsyncSession, change: SanctionChange) -> None:

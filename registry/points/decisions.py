@@ -10,16 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access, eventlog
 from registry.auth import Actor
-from registry.db import Database, columns_of
+from registry.db import Database
 from registry.errors import Code, fail, raise_if
 from registry.facts import digest
 from registry.node import Node
-from registry.points import sanctions
+from registry.points import sanctions, store
 from registry.points.commands import RecordDecision
 from registry.points.facts import DecisionRecorded
 from registry.points.models import Decision, PointRecord, Sanction
 from registry.points.policy import PolicyBook
 from registry.practitioners import lookups
+from registry.practitioners.models import Institution
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,14 @@ async def record_decision(
     """Record the decision and recompute each scored person's year. A resend of the same content returns the
     stored decision and changes nothing; the same case number with other content is DUPLICATE_CASE_NUMBER."""
     raise_if(cmd.problems(today))
-    access.enforce(access.record_decision(actor, region_code=cmd.region_code))
     fact = DecisionRecorded.of(cmd)
     content_hash = digest(fact)
     async with db.transaction() as session:
-        await lookups.institution(session, cmd.institution_code, "institution_code")
+        institution = await session.get(Institution, cmd.institution_code)
+        region = None if institution is None else institution.region_code
+        access.enforce(access.record_decision(actor, region_code=cmd.region_code, institution_region=region))
+        if institution is None:
+            raise lookups.unknown_institution(cmd.institution_code, "institution_code")
         codes = [e.practitioner_code for e in cmd.entries]
         people = await lookups.lock_people(session, codes)
         for i, code in enumerate(codes):
@@ -48,23 +52,15 @@ async def record_decision(
         stored = await _stored_case(session, cmd, content_hash)
         if stored is not None:
             return stored
-        decision = Decision(**columns_of(Decision, cmd), content_hash=content_hash, recorded_by=actor.subject)
-        session.add(decision)
-        await session.flush()
-        entries = [
-            PointRecord(**columns_of(PointRecord, e), decision_id=decision.id, decided_on=cmd.decided_on)
-            for e in cmd.entries
-        ]
-        session.add_all(entries)
-        await session.flush()
-        await eventlog.append(session, fact, node=node.region, actor=actor.subject)
-        changed: list[Sanction] = []
-        for code in sorted(codes):
-            recomputed = await sanctions.recompute_year(
-                session, node=node, actor=actor, policies=policies, person=people[code], year=cmd.decided_on.year
-            )
-            changed += recomputed.changed
-        return DecisionResult(decision, entries, changed)
+        touched = await store.decision(
+            session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject)
+        )
+        changed = await sanctions.recompute(session, policies, touched)
+        decision = await session.scalar(
+            select(Decision).where(Decision.region_code == cmd.region_code, Decision.case_number == cmd.case_number)
+        )
+        assert decision is not None
+        return DecisionResult(decision, await _entries(session, decision), changed)
 
 
 async def _stored_case(session: AsyncSession, cmd: RecordDecision, content_hash: str) -> DecisionResult | None:
@@ -83,7 +79,11 @@ async def _stored_case(session: AsyncSession, cmd: RecordDecision, content_hash:
     if stored.content_hash != content_hash:
         message = f"case {cmd.case_number} of {cmd.region_code} was recorded with other content"
         raise fail(Code.DUPLICATE_CASE_NUMBER, message, "case_number")
-    entries = await session.scalars(
-        select(PointRecord).where(PointRecord.decision_id == stored.id).order_by(PointRecord.id)
+    return DecisionResult(stored, await _entries(session, stored), [])
+
+
+async def _entries(session: AsyncSession, decision: Decision) -> list[PointRecord]:
+    rows = await session.scalars(
+        select(PointRecord).where(PointRecord.decision_id == decision.id).order_by(PointRecord.id)
     )
-    return DecisionResult(stored, list(entries), [])
+    return list(rows)

@@ -39,3 +39,14 @@ class SanctionState(StrEnum):
     VALID = "VALID"
     LIFTED = "LIFTED"  # its cause was reviewed away
     SUPERSEDED = "SUPERSEDED"  # replaced by a termination
+
+
+class SanctionChangeKind(StrEnum):
+    """What a recomputation did to a stored sanction (what regulators are told)."""
+
+    IMPOSED = "imposed"
+    LENGTHENED = "lengthened"
+    SHORTENED = "shortened"
+    SUPERSEDED = "superseded"
+    REINSTATED = "reinstated"
+    LIFTED = "lifted"

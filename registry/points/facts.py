@@ -1,4 +1,4 @@
-"""The points facts a node issues, and the sanction changes it derives, in their stable wire form.
+"""The points facts a node issues, in their stable wire form.
 
 `region_code` is the region whose node is responsible for the fact: the deciding bureau for a decision and what
 follows from it, the granting bureau for a restoration.
@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from registry.facts import Fact
 from registry.points.commands import DecisionEntry, PointRecordKey
-from registry.points.enums import DecisionBasis, ReviewOutcome, SanctionKind, SanctionState
+from registry.points.enums import DecisionBasis, ReviewOutcome
 
 CASE: tuple[str, ...] = ("region_code", "case_number")
 
@@ -68,49 +68,3 @@ class RestorationRecorded(Fact):
     activity: str
     restored_on: date
     points: int
-
-
-# ---- derived: what a recomputation changed in the stored sanctions (logged, never replicated) --------------------
-
-
-@dataclass(frozen=True)
-class SanctionChange(Fact):
-    SUBJECT: ClassVar[tuple[str, ...]] = ("practitioner_code",)
-
-    practitioner_code: str
-    kind: SanctionKind
-    state: SanctionState
-    starts_on: date
-    ends_on: date | None
-    reregistration_allowed_from: date | None
-    case_number: str  # the decision that brought it
-    region_code: str  # the bureau that decided it
-    year: int
-
-
-class SanctionImposed(SanctionChange):
-    TYPE = "sanction.imposed"
-
-
-class SanctionLengthened(SanctionChange):
-    TYPE = "sanction.lengthened"
-
-
-class SanctionShortened(SanctionChange):
-    TYPE = "sanction.shortened"
-
-
-class SanctionSuperseded(SanctionChange):
-    TYPE = "sanction.superseded"
-
-
-class SanctionReinstated(SanctionChange):
-    TYPE = "sanction.reinstated"
-
-
-class SanctionChanged(SanctionChange):
-    TYPE = "sanction.changed"  # another change (e.g. of policy version or of its start)
-
-
-class SanctionLifted(SanctionChange):
-    TYPE = "sanction.lifted"

@@ -23,7 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import Base, EnumText, Recorded, one_of
-from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome, SanctionKind, SanctionState
+from registry.points.enums import (
+    DecisionBasis,
+    Responsibility,
+    ReviewOutcome,
+    SanctionChangeKind,
+    SanctionKind,
+    SanctionState,
+)
 
 
 class Decision(Recorded, Base):
@@ -38,7 +45,8 @@ class Decision(Recorded, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     region_code: Mapped[str] = mapped_column(String(6))
     case_number: Mapped[str] = mapped_column(String(64))
-    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    # No foreign keys to people or institutions: a replica may arrive before them; its origin checked them.
+    institution_code: Mapped[str] = mapped_column(String(12))
     basis: Mapped[DecisionBasis] = mapped_column(EnumText(DecisionBasis, 32))
     decided_on: Mapped[date]
     conduct_from: Mapped[date | None]
@@ -63,7 +71,7 @@ class PointRecord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
-    practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
+    practitioner_code: Mapped[str] = mapped_column(String(20))
     # Copied from the decision (immutable there too) so a person's year is one index range.
     decided_on: Mapped[date]
     points: Mapped[int] = mapped_column(SmallInteger)
@@ -71,14 +79,12 @@ class PointRecord(Base):
     suspension_months: Mapped[int | None] = mapped_column(SmallInteger)
 
 
-class Objection(Base):
+class Objection(Recorded, Base):
     __tablename__ = "objections"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     point_record_id: Mapped[int] = mapped_column(ForeignKey("point_records.id"), index=True)
     statement: Mapped[str] = mapped_column(Text)
-    filed_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    filed_by: Mapped[str] = mapped_column(String(64))
 
 
 class Review(Recorded, Base):
@@ -106,7 +112,7 @@ class Restoration(Recorded, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
+    practitioner_code: Mapped[str] = mapped_column(String(20))
     region_code: Mapped[str] = mapped_column(String(6))
     activity: Mapped[str] = mapped_column(Text)
     restored_on: Mapped[date]
@@ -114,7 +120,8 @@ class Restoration(Recorded, Base):
 
 
 class Sanction(Base):
-    """Derived from the facts by the rules engine; identified by its cause and kind across recomputations."""
+    """Derived from the facts by the rules engine, and nothing else: a function of the facts, identified by its cause
+    and kind. LIFTED rows are the sanctions the decisions as made would bring and their reviews took away."""
 
     __tablename__ = "sanctions"
     __table_args__ = (
@@ -132,7 +139,7 @@ class Sanction(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    practitioner_code: Mapped[str] = mapped_column(ForeignKey("practitioners.code"))
+    practitioner_code: Mapped[str] = mapped_column(String(20))
     year: Mapped[int] = mapped_column(SmallInteger)
     kind: Mapped[SanctionKind] = mapped_column(EnumText(SanctionKind, 16))
     state: Mapped[SanctionState] = mapped_column(EnumText(SanctionState, 16))
@@ -148,3 +155,28 @@ class Sanction(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     policy_version: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SanctionChangeRow(Base):
+    """The history of the derived sanctions on this node: each change a recomputation made (and notified)."""
+
+    __tablename__ = "sanction_changes"
+    __table_args__ = (
+        one_of("kind", SanctionKind),
+        one_of("state", SanctionState),
+        one_of("change", SanctionChangeKind),
+        Index("ix_sanction_changes_person", "practitioner_code", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_code: Mapped[str] = mapped_column(String(20))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    kind: Mapped[SanctionKind] = mapped_column(EnumText(SanctionKind, 16))
+    case_number: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(6))
+    change: Mapped[SanctionChangeKind] = mapped_column(EnumText(SanctionChangeKind, 16))
+    state: Mapped[SanctionState] = mapped_column(EnumText(SanctionState, 16))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date | None]
+    reregistration_allowed_from: Mapped[date | None]
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())

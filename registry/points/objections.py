@@ -7,11 +7,10 @@ from registry.auth import Actor
 from registry.db import Database
 from registry.errors import Code, fail, raise_if
 from registry.node import Node
-from registry.points import records
+from registry.points import records, store
 from registry.points.commands import FileObjection
 from registry.points.enums import RecordState
 from registry.points.facts import ObjectionFiled
-from registry.points.models import Objection
 from registry.practitioners import lookups
 
 
@@ -20,11 +19,12 @@ async def file_objection(db: Database, cmd: FileObjection, *, actor: Actor, node
     raise_if(cmd.problems())
     access.enforce(access.file_objection(actor, region_code=cmd.region_code, practitioner_code=cmd.practitioner_code))
     async with db.transaction() as session:
-        await lookups.lock_people(session, [cmd.practitioner_code])
-        record, _ = await records.find_record(session, cmd)
+        await lookups.lock_codes(session, [cmd.practitioner_code])
+        record, _ = await records.find_record(session, cmd, node)
         if (await records.view(session, record.id)).state is RecordState.REVOKED:
             raise fail(Code.POINT_RECORD_REVOKED, "this point record was revoked", "case_number")
-        session.add(Objection(point_record_id=record.id, statement=cmd.statement, filed_by=actor.subject))
-        await session.flush()
-        await eventlog.append(session, ObjectionFiled.of(cmd), node=node.region, actor=actor.subject)
+        fact = ObjectionFiled.of(cmd)
+        await store.objection(
+            session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject)
+        )
         return await records.view(session, record.id)

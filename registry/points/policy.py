@@ -143,9 +143,7 @@ def _check(values: Mapping[str, Any], where: str) -> None:
     """Refuse a complete policy that the rules could not apply sensibly."""
     low, high = values["min_suspension_months"], values["max_suspension_months"]
     if not (low in MONTHS_LIMIT and high in MONTHS_LIMIT and low <= high):
-        raise ValueError(
-            f"{where}: suspension months must lie within 1..6 with min <= max, not {low}..{high}"
-        )
+        raise ValueError(f"{where}: suspension months must lie within 1..6 with min <= max, not {low}..{high}")
     interview = values["interview_threshold"]
     suspension, termination = values["suspension_threshold"], values["termination_threshold"]
     if not 0 < suspension < termination or (interview is not None and not 0 < interview < suspension):
@@ -234,9 +232,7 @@ class PolicyBook:
         policies = {NATIONAL: [Policy(jurisdiction=NATIONAL, **v) for v in national]}
         for code, (name, versions) in provinces.items():
             policies[code] = _province(code, name, versions, national)
-        labels = [
-            p.version for code, versions in policies.items() for p in versions if p.jurisdiction == code
-        ]
+        labels = [p.version for code, versions in policies.items() for p in versions if p.jurisdiction == code]
         duplicated = sorted({label for label in labels if labels.count(label) > 1})
         if duplicated:
             raise ValueError(f"version names must be unique across files: {duplicated}")
@@ -260,9 +256,7 @@ class PolicyBook:
         return chosen
 
 
-def _province(
-    code: str, source: str, versions: list[dict[str, Any]], national: list[dict[str, Any]]
-) -> list[Policy]:
+def _province(code: str, source: str, versions: list[dict[str, Any]], national: list[dict[str, Any]]) -> list[Policy]:
     """A province's timeline: national before its first version, then a policy at each change of either."""
     first = versions[0]["effective_from"]
     timeline = [Policy(jurisdiction=NATIONAL, **n) for n in national if n["effective_from"] < first]

@@ -1,4 +1,4 @@
-"""Reads of the points domain: a person's years and sanctions, and the bureaus' listings."""
+"""Reads of the points domain: a person's record, years and sanctions, and the bureaus' listings."""
 
 from __future__ import annotations
 
@@ -17,11 +17,39 @@ from registry.points import records, rules
 from registry.points.commands import ListCriteria
 from registry.points.models import Decision, PointRecord, Sanction
 from registry.points.policy import PolicyBook
-from registry.practitioners.models import Practitioner
+from registry.practitioners.models import Affiliation, Practitioner
 from registry.validation import region_prefix
 
 T = TypeVar("T")
 NO_POINTS = rules.YearOutcome(year=0, total=0, interview_required=False, sanctions=())
+
+
+async def practitioner(db: Database, code: str, *, actor: Actor, today: date) -> Practitioner | None:
+    """A person's record, for a caller who may read it (None: no such code, told only to who may read anyone)."""
+    async with db.transaction() as session:
+        person = await session.get(Practitioner, code)
+        scored_by = await session.scalars(
+            select(Decision.region_code)
+            .distinct()
+            .join(PointRecord, PointRecord.decision_id == Decision.id)
+            .where(PointRecord.practitioner_code == code)
+        )
+        employers = await session.scalars(
+            select(Affiliation.institution_code).where(
+                Affiliation.practitioner_code == code,
+                Affiliation.starts_on <= today,
+                (Affiliation.ends_on.is_(None)) | (Affiliation.ends_on >= today),
+            )
+        )
+        verdict = access.read_practitioner(
+            actor,
+            practitioner_code=code,
+            practitioner_region=None if person is None else person.region_code,
+            scored_by=set(scored_by),
+            employers=set(employers),
+        )
+    access.enforce(verdict)
+    return person
 
 
 async def person_years(db: Database, policies: PolicyBook, keys: Sequence[tuple[str, int]]) -> list[records.PersonYear]:
@@ -31,9 +59,9 @@ async def person_years(db: Database, policies: PolicyBook, keys: Sequence[tuple[
         for code, year in keys:
             person = await session.get(Practitioner, code)
             found.append(
-                records.PersonYear([], NO_POINTS)
+                records.PersonYear([], NO_POINTS, NO_POINTS)
                 if person is None
-                else await records.person_year(session, policies, person, year)
+                else await records.person_year(session, policies, code, year, person.region_code)
             )
         return found
 

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from registry import access, eventlog
 from registry.auth import Actor
-from registry.db import Database, columns_of
+from registry.db import Database
 from registry.errors import Code, fail, raise_if
 from registry.node import Node
-from registry.points import rules, sanctions
+from registry.points import rules, sanctions, store
 from registry.points.commands import RecordRestoration
 from registry.points.enums import SanctionKind, SanctionState
 from registry.points.facts import RestorationRecorded
@@ -37,13 +37,17 @@ class RestorationResult:
 async def record_restoration(
     db: Database, cmd: RecordRestoration, *, actor: Actor, node: Node, policies: PolicyBook, today: date
 ) -> RestorationResult:
-    """The person's policy decides how many points an activity removes, the yearly cap, and whether a terminated
-    person may restore at all."""
+    """The granting bureau's policy decides how many points an activity removes, the yearly cap, and whether a
+    terminated person may restore at all."""
     raise_if(cmd.problems(today))
-    access.enforce(access.record_restoration(actor, region_code=cmd.region_code))
     async with db.transaction() as session:
-        person = await lookups.lock_person(session, cmd.practitioner_code, "practitioner_code")
-        policy = policies.policy_for(person.region_code, cmd.restored_on)
+        found = await lookups.lock_people(session, [cmd.practitioner_code])
+        person = found.get(cmd.practitioner_code)
+        region = None if person is None else person.region_code
+        access.enforce(access.record_restoration(actor, region_code=cmd.region_code, practitioner_region=region))
+        if person is None:
+            raise lookups.unknown_practitioner(cmd.practitioner_code, "practitioner_code")
+        policy = policies.policy_for(cmd.region_code, cmd.restored_on)
         year = cmd.restored_on.year
         already = await session.scalar(
             select(func.coalesce(func.sum(Restoration.points), 0)).where(
@@ -65,11 +69,11 @@ async def record_restoration(
             code = Code(refusal)
             raise fail(code, REFUSALS[code].format(policy=policy), "practitioner_code")
         fact = RestorationRecorded.of(cmd, points=points)
-        restoration = Restoration(**columns_of(Restoration, fact), recorded_by=actor.subject)
-        session.add(restoration)
-        await session.flush()
-        await eventlog.append(session, fact, node=node.region, actor=actor.subject)
-        recomputed = await sanctions.recompute_year(
-            session, node=node, actor=actor, policies=policies, person=person, year=year
+        issued = await eventlog.append(session, fact, node=node.region, actor=actor.subject)
+        await store.restoration(session, fact, issued)
+        recomputed = await sanctions.recompute_year(session, policies, person.code, year)
+        restoration = await session.scalar(
+            select(Restoration).where(Restoration.origin == issued.origin, Restoration.origin_seq == issued.seq)
         )
+        assert restoration is not None
         return RestorationResult(restoration, recomputed.year.outcome.total, recomputed.changed)

@@ -25,10 +25,14 @@ CST = ZoneInfo("Asia/Shanghai")
 class PointEntry:
     key: str  # stable identity of the point record
     decided_on: date  # a China Standard Time calendar day
-    sequence: int  # order of recording: the tie-break between decisions of one day
+    sequence: int  # the decision's place in its origin's log: with `origin`, the tie-break within one day
     points: int  # after any amendment
     state: RecordState
     suspension_months: int | None  # the bureau's choice, when this entry brings or lengthens a suspension
+    origin: str = ""  # the node that issued the decision (orders decisions of one day from several nodes)
+    # The policy of the deciding bureau's region on the decision date: when this entry crosses a threshold, it sets
+    # the thresholds and default months. None: `policy_on(decided_on)`.
+    policy: Policy | None = None
 
 
 @dataclass(frozen=True)
@@ -203,14 +207,15 @@ def derive_year(
 ) -> YearOutcome:
     """Replay one person's calendar year and derive its suspension and termination.
 
-    `policy_on(day)` gives the policy in force on a decision date. `year` names the year when there may be no
-    facts (otherwise the facts' year; 0 when neither is known).
+    `policy_on(day)` gives the person's own policy on a day: it decides the interview flag, and the thresholds of
+    entries that carry no policy of their own. `year` names the year when there may be no facts (otherwise the
+    facts' year; 0 when neither is known).
     """
     year = _year(entries, restorations, year)
     # The key breaks ties only between entries sharing date and sequence: the input order never matters.
     counted = sorted(
         (e for e in entries if e.state is not RecordState.REVOKED),
-        key=lambda e: (e.decided_on, e.sequence, e.key),
+        key=lambda e: (e.decided_on, e.origin, e.sequence, e.key),
     )
     pending = deque(sorted(restorations, key=lambda r: r.restored_on))
     running = 0
@@ -223,7 +228,7 @@ def derive_year(
         running += entry.points
         if termination is not None or entry.points == 0:
             continue  # nothing further changes a terminated year; a zero entry raises nothing
-        policy = policy_on(entry.decided_on)
+        policy = entry.policy or policy_on(entry.decided_on)
         if running >= policy.termination_threshold:
             termination = _termination(entry, policy)
             if suspension is not None and suspension.ends_on >= entry.decided_on:
@@ -253,9 +258,7 @@ def derive_year(
     )
 
 
-def restoration_refusal(
-    policy: Policy, already_restored_this_year: int, points: int, terminated: bool
-) -> str | None:
+def restoration_refusal(policy: Policy, already_restored_this_year: int, points: int, terminated: bool) -> str | None:
     """Why a restoration of `points` cannot be accepted (a stable error code), or None when it can."""
     if policy.restoration_points_per_activity <= 0 or policy.restoration_cap_per_year <= 0:
         return "RESTORATION_NOT_ALLOWED"

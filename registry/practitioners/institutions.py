@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from registry import access, eventlog
 from registry.auth import Actor
-from registry.db import Database, columns_of
+from registry.db import Database
 from registry.errors import Code, fail, raise_if
 from registry.node import Node
+from registry.practitioners import lookups, store
 from registry.practitioners.commands import RegisterInstitution
 from registry.practitioners.facts import InstitutionRegistered
 from registry.practitioners.models import Institution
@@ -22,7 +23,6 @@ async def register_institution(db: Database, cmd: RegisterInstitution, *, actor:
             if (existing.name, existing.kind, existing.region_code) == (cmd.name, cmd.kind, cmd.region_code):
                 return existing
             raise fail(Code.ALREADY_REGISTERED, f"institution {cmd.code} is already registered", "code")
-        institution = Institution(**columns_of(Institution, cmd), registered_by=actor.subject)
-        session.add(institution)
-        await eventlog.append(session, InstitutionRegistered.of(cmd), node=node.region, actor=actor.subject)
-        return institution
+        fact = InstitutionRegistered.of(cmd)
+        await store.institution(session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject))
+        return await lookups.institution(session, cmd.code)

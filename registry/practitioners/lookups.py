@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.errors import Code, UserErrors, fail
@@ -33,17 +33,25 @@ async def institutions(session: AsyncSession, codes: Sequence[str]) -> dict[str,
     return {row.code: row for row in rows}
 
 
+async def lock_codes(session: AsyncSession, codes: Iterable[str]) -> None:
+    """Serialise the use cases (and the replicas applied) of these people until commit, in a fixed order so that two
+    transactions never wait for each other. An advisory lock, so that it works before the person's row exists."""
+    for code in sorted(set(codes)):
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended("person:" + code, 0))))
+
+
 async def lock_people(session: AsyncSession, codes: Sequence[str]) -> dict[str, Practitioner]:
-    """Lock the people in a fixed order: concurrent use cases for one person then run one after the other."""
+    """Lock the people, and read those known."""
+    await lock_codes(session, codes)
     rows = await session.scalars(
-        select(Practitioner).where(Practitioner.code.in_(codes)).order_by(Practitioner.code).with_for_update()
+        select(Practitioner).where(Practitioner.code.in_(codes)).execution_options(populate_existing=True)
     )
     return {row.code: row for row in rows}
 
 
 async def lock_person(session: AsyncSession, code: str, *field: str | int) -> Practitioner:
     """Lock one known person, or fail with UNKNOWN_PRACTITIONER at `field`."""
-    person = await session.get(Practitioner, code, with_for_update=True)
+    person = (await lock_people(session, [code])).get(code)
     if person is None:
         raise unknown_practitioner(code, *field)
     return person

@@ -1,4 +1,5 @@
-"""Reads of the registry: a practitioner, an institution, a person's affiliations."""
+"""Reads of the registry: an institution, a person's affiliations (a person's record is read with who scored
+them, in `registry.points.queries`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,7 @@ from sqlalchemy import select
 from registry import access
 from registry.auth import Actor
 from registry.db import Database
-from registry.practitioners.models import Affiliation, Institution, Practitioner
-
-
-async def practitioner(db: Database, code: str, *, actor: Actor) -> Practitioner | None:
-    access.enforce(access.read_practitioner(actor, practitioner_code=code))
-    async with db.transaction() as session:
-        return await session.get(Practitioner, code)
+from registry.practitioners.models import Affiliation, Institution
 
 
 async def institution(db: Database, code: str, *, actor: Actor) -> Institution | None:

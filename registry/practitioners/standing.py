@@ -1,4 +1,4 @@
-"""What registration must know of a person's sanctions: a running re-registration bar, a termination.
+"""What registration must know of a person's sanctions: a bar or a running sanction of any of their codes.
 
 The `sanctions` table is derived by `registry.points`, a layer above this one, which in turn builds on the people
 registered here. So these reads name the table in SQL, as the eligibility hot path does, rather than importing the
@@ -7,16 +7,24 @@ points models: the table (and its CHECK constraints on kind and state) is the in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-BARRED_UNTIL = text("""
-SELECT max(reregistration_allowed_from) FROM sanctions
-WHERE practitioner_code = ANY(CAST(:codes AS text[])) AND kind = 'TERMINATION' AND state = 'VALID'
-  AND reregistration_allowed_from > :on
+# A sanction follows the person, whatever code it was given under: a re-registration bar, or a running suspension of
+# another code of theirs (a running termination carries its bar).
+BLOCKED_UNTIL = text("""
+SELECT max(until) FROM (
+    SELECT s.reregistration_allowed_from AS until
+    FROM practitioners p JOIN sanctions s ON s.practitioner_code = p.code
+    WHERE p.id_hash = :digest AND s.kind = 'TERMINATION' AND s.state = 'VALID' AND s.reregistration_allowed_from > :on
+    UNION ALL
+    SELECT s.in_force_to + 1
+    FROM practitioners p JOIN sanctions s ON s.practitioner_code = p.code
+    WHERE p.id_hash = :digest AND p.code <> :code AND s.kind = 'SUSPENSION' AND s.state = 'VALID'
+      AND s.starts_on <= :on AND s.in_force_to >= :on
+) blocking
 """)
 
 TERMINATED_SINCE = text("""
@@ -25,10 +33,10 @@ SELECT EXISTS (SELECT 1 FROM sanctions
 """)
 
 
-async def barred_until(session: AsyncSession, codes: Sequence[str], on: date) -> date | None:
-    """The end of a re-registration bar still running on `on` for any of these codes, if any."""
-    bar: date | None = await session.scalar(BARRED_UNTIL, {"codes": list(codes), "on": on})
-    return bar
+async def blocked_until(session: AsyncSession, digest: str, code: str, on: date) -> date | None:
+    """The first day a new registration of this person (as `code`) may start, when a sanction of theirs blocks `on`."""
+    until: date | None = await session.scalar(BLOCKED_UNTIL, {"digest": digest, "code": code, "on": on})
+    return until
 
 
 async def terminated_since(session: AsyncSession, code: str, since: date) -> bool:

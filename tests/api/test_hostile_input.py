@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -229,7 +230,7 @@ async def test_amounts_at_the_edges_are_kept(client: Client) -> None:
     for case, amount, kept in edges:
         decision = f.decision(case, [(P, 1)], "2025-03-10", amountInvolved=amount)
         result = (await client.gql(RECORD, {"input": decision}, token=world.national))["recordDecision"]
-        assert result["userErrors"] == [] and result["decision"]["amountInvolved"] == kept
+        assert result["userErrors"] == [] and Decimal(result["decision"]["amountInvolved"]) == Decimal(kept)
 
 
 @pytest.mark.parametrize(

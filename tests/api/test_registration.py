@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from registry.db import Database
-from registry.models import Affiliation, Event, Institution, Practitioner, Registration
+from registry.models import Affiliation, FeedEvent, Institution, Practitioner, Registration
 from tests import factories as f
 from tests.conftest import Client
 from tests.helpers import codes, counts
 
-TABLES = (Institution, Practitioner, Registration, Affiliation, Event)
+TABLES = (Institution, Practitioner, Registration, Affiliation, FeedEvent)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from registry import clock
 from registry.db import Database, libpq_url
 from registry.errors import UserErrors
-from registry.federation.regulators import add_regulator, list_regulators, regulator_add_command, regulator_list_command
+from registry.federation.regulators import add_regulator, list_regulators
 from registry.federation.webhooks import (
     RegulatorStatus,
     deliver_due,
@@ -289,6 +289,9 @@ async def test_each_regulator_hears_of_its_categories_and_regions(db: Database) 
                 region_code="500103",
                 id_hash="0" * 64,
                 id_masked="500103********0000",
+                registered_on=date(2025, 1, 1),
+                origin="500000",
+                origin_seq=1,
             )
         )
     await add_regulator(db, "national-health", "https://nhc.example/hooks", WHSEC, ["PHYSICIAN"])
@@ -450,31 +453,3 @@ async def test_adding_a_regulator_wakes_the_running_node(committed: Database, da
         async with asyncio.timeout(10):
             notification = await anext(listener.notifies())
     assert (notification.channel, notification.payload) == ("registry_config", "regulators")
-
-
-async def test_the_regulator_commands(
-    committed: Database, database_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # The commands run their own event loop, as under `registry regulator ...`: give them a thread.
-    add = {"name": "卫健委", "url": "https://nhc.example/hooks", "secret": WHSEC, "categories": ["PHYSICIAN"]}
-    assert await asyncio.to_thread(lambda: regulator_add_command(database_url, **add, regions=["52"])) == 0
-    assert await asyncio.to_thread(lambda: regulator_add_command(database_url, **add, regions=["52"])) == 0
-    bad = add | {"url": "ftp://x"}
-    assert await asyncio.to_thread(lambda: regulator_add_command(database_url, **bad, regions=None)) == 2
-    assert await asyncio.to_thread(regulator_list_command, database_url) == 0
-
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert lines[:2] == ["regulator 卫健委 added", "regulator 卫健委 unchanged"]
-    listed = json.loads(lines[2])
-    assert {k: listed[k] for k in ("name", "url", "categories", "regions")} == {
-        "name": "卫健委",
-        "url": "https://nhc.example/hooks",
-        "categories": ["PHYSICIAN"],
-        "regions": ["52"],
-    }
-    assert WHSEC not in out
-    assert (
-        err.strip()
-        == "registry regulator add: --url: the URL must be an absolute http:// or https:// URL, not 'ftp://x'"
-    )

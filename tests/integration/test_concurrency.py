@@ -28,6 +28,7 @@ from registry.practitioners.enums import InstitutionKind, PractitionerCategory
 from registry.practitioners.institutions import register_institution
 from registry.practitioners.registration import register_practitioner
 from tests import factories as f
+from tests.helpers import node_database
 
 NODE = Node(region="000000", id_secret=b"k" * 32)
 ACTOR = Actor(Role.NATIONAL)
@@ -75,7 +76,7 @@ async def year_points(db: Database, person: str) -> int:
 
 
 async def test_concurrent_decisions_for_one_person_both_count(engine: AsyncEngine) -> None:
-    db = Database(engine)
+    db = node_database(engine)
     institution, (person,) = await staffed_institution(db, 1)
     await asyncio.gather(
         decide(db, institution, "a", date(2025, 3, 1), [(person, 5)]),
@@ -92,7 +93,7 @@ async def test_concurrent_decisions_for_one_person_both_count(engine: AsyncEngin
 
 
 async def test_the_same_decision_sent_twice_at_once_is_recorded_once(engine: AsyncEngine) -> None:
-    db = Database(engine)
+    db = node_database(engine)
     institution, people = await staffed_institution(db, 2)
     day = date(2025, 3, 1)
     # Sent twice at once, the second time with its entries in another order: one decision, one set of sanctions.
@@ -107,7 +108,7 @@ async def test_the_same_decision_sent_twice_at_once_is_recorded_once(engine: Asy
 
 
 async def test_one_case_number_with_two_contents_at_once_gives_one_decision(engine: AsyncEngine) -> None:
-    db = Database(engine)
+    db = node_database(engine)
     institution, people = await staffed_institution(db, 2)
     # Different people, so no row lock orders them: the case number itself must.
     results = await asyncio.gather(

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from registry.facts import Fact, digest
+from registry.federation import envelope
 from registry.points.commands import DecisionEntry
-from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome, SanctionKind, SanctionState
+from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome
 from registry.points.facts import (
     DecisionRecorded,
     ObjectionFiled,
     PointsReviewed,
     RestorationRecorded,
-    SanctionLengthened,
 )
 from registry.practitioners.enums import InstitutionKind, PractitionerCategory
 from registry.practitioners.facts import (
@@ -164,31 +164,6 @@ WIRE: list[tuple[Fact, str, dict[str, Any]]] = [
             "points": 1,
         },
     ),
-    (
-        SanctionLengthened(
-            "D520111000001",
-            SanctionKind.SUSPENSION,
-            SanctionState.VALID,
-            date(2025, 3, 1),
-            date(2025, 5, 31),
-            None,
-            "C-2",
-            "520111",
-            2025,
-        ),
-        "sanction.lengthened",
-        {
-            "practitioner_code": "D520111000001",
-            "kind": "SUSPENSION",
-            "state": "VALID",
-            "starts_on": "2025-03-01",
-            "ends_on": "2025-05-31",
-            "reregistration_allowed_from": None,
-            "case_number": "C-2",
-            "region_code": "520111",
-            "year": 2025,
-        },
-    ),
 ]
 
 
@@ -251,3 +226,10 @@ def test_the_migration_hashes_stored_decisions_as_the_code_does() -> None:
     ]
     row["basis"] = DECISION.basis.value
     assert migration._wire_digest({"id": 1, **row}, entries) == digest(DECISION)
+
+
+@pytest.mark.parametrize(("fact", "type_", "wire"), WIRE, ids=[w[1] for w in WIRE])
+def test_the_envelope_accepts_exactly_this_wire_form(fact: Fact, type_: str, wire: dict[str, Any]) -> None:
+    """What a node seals, its peers accept: the envelope module knows each fact's fields."""
+    assert envelope.FACT_FIELDS[type_] == frozenset(wire)
+    envelope.seal("000000", 1, envelope.GENESIS, type_, wire)

@@ -1,0 +1,90 @@
+"""How this node stands in the network (operators and peers, national role)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import strawberry
+
+from registry import access, clock
+from registry.federation import status
+from registry.federation.status import PeerState as PeerStateEnum
+from registry.federation.webhooks import regulator_status
+
+from .common import allow
+from .context import Info
+
+PeerState = strawberry.enum(PeerStateEnum, name="PeerState", description="How a peer stands, the most serious first.")
+
+
+@strawberry.type(description="A node this one follows and answers. Sequence numbers are positions in a feed.")
+class PeerStatus:
+    region: str
+    url: str
+    last_heard_at: datetime | None
+    last_seq: int = strawberry.field(description="The newest position of the peer's feed it has announced.")
+    applied_seq: int = strawberry.field(description="The newest position of the peer's feed applied here.")
+    acknowledged_seq: int = strawberry.field(description="The newest position of this node's feed the peer applied.")
+    state: PeerState  # type: ignore[valid-type]
+    rejected_count: int = strawberry.field(description="Pages from this peer refused by verification.")
+
+
+@strawberry.type(description="A regulator's webhook receiver and its delivery backlog.")
+class RegulatorStatus:
+    name: str
+    url: str
+    pending: int
+    failed: int
+    last_delivered_at: datetime | None
+
+
+@strawberry.type(description="A chain of facts this node holds: its own, or another origin's replicated here.")
+class OriginStatus:
+    region: str = strawberry.field(description="The node that issued the facts.")
+    seq: int = strawberry.field(description="Its last fact held here.")
+    checkpoint_seq: int = strawberry.field(description="Its last signed checkpoint verified here (signed, if ours).")
+
+
+@strawberry.type
+class FederationStatus:
+    region: str = strawberry.field(description="The region this node speaks for.")
+    public_key: str = strawberry.field(description="This node's Ed25519 public key (base64).")
+    peers: list[PeerStatus]
+    regulators: list[RegulatorStatus]
+    origins: list[OriginStatus]
+
+
+@strawberry.type
+class FederationQuery:
+    @strawberry.field(description="This node, its peers and its regulators (national role).")
+    async def federation_status(self, info: Info) -> FederationStatus:
+        services = info.context.services
+        allow(access.read_federation_status(info.context.actor))
+        peers = await status.peers(services.db, clock.now(), timedelta(seconds=services.peer_stale_seconds))
+        return FederationStatus(
+            region=services.node.region,
+            public_key=services.public_key,
+            peers=[
+                PeerStatus(
+                    region=p.region,
+                    url=p.url,
+                    last_heard_at=p.last_heard_at,
+                    last_seq=p.last_seq,
+                    applied_seq=p.applied_seq,
+                    acknowledged_seq=p.acknowledged_seq,
+                    state=p.state,
+                    rejected_count=p.rejected_count,
+                )
+                for p in peers
+            ],
+            regulators=[
+                RegulatorStatus(
+                    name=r.name, url=r.url, pending=r.pending, failed=r.failed, last_delivered_at=r.last_delivered_at
+                )
+                for r in await regulator_status(services.db)
+            ],
+            origins=[
+                OriginStatus(region=o.region, seq=o.seq, checkpoint_seq=o.checkpoint_seq)
+                for o in await status.origins(services.db)
+            ],
+        )
