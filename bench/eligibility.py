@@ -235,7 +235,8 @@ def main() -> None:
 
     node = DATA / "node"
     port = free_port()
-    env = {**os.environ, "REGISTRY_DATABASE_URL": url}
+    # One token sends every request: lift its rate limit, which would otherwise be what is measured.
+    env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_RATE_PER_SECOND": "1e9", "REGISTRY_RATE_BURST": "1000000000"}
     process = subprocess.Popen(
         [
             sys.executable,

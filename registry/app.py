@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from registry import identity
 from registry.api.context import Services, get_context
+from registry.api.limits import RateLimiter
 from registry.api.schema import build_schema
 from registry.config import Settings
 from registry.db import Database, make_engine
@@ -25,7 +26,7 @@ from registry.node import Node
 from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
 from registry.tokens import Keyring
-from registry.web.graphiql import GraphiQLRouter
+from registry.web import guards
 
 
 def services_for(settings: Settings, db: Database, region: str) -> Services:
@@ -36,6 +37,7 @@ def services_for(settings: Settings, db: Database, region: str) -> Services:
         disclosures=DisclosureLog(db, flush_ms=settings.disclosure_flush_ms),
         policies=default_book(),
         max_batch_checks=settings.max_batch_checks,
+        rate_limiter=RateLimiter(settings.rate_per_second, settings.rate_burst),
         public_key=public_key_b64(network_node.private_key(settings.data_dir)),
         peer_stale_seconds=settings.peer_stale_seconds,
     )
@@ -69,22 +71,31 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
     app.state.services = services_for(settings, db, region)
     federation.attach(app, db)
-    schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_introspection_depth=settings.max_introspection_depth,
+        max_tokens=settings.max_query_tokens,
+        max_aliases=settings.max_aliases,
+        introspection=settings.introspection,
+    )
     # GET only serves GraphiQL (and its assets): every query and mutation is a POST with a bearer token.
     app.include_router(
-        GraphiQLRouter(
+        guards.GraphQLEndpoint(
             schema,
             context_getter=get_context,
             allow_queries_via_get=False,
             graphql_ide="graphiql" if settings.graphiql else None,
+            show_schema=settings.introspection,
         ),
         prefix="/graphql",
     )
+    guards.install(app, settings.max_body_bytes)
     install(app, db, region)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        async with db.reader() as conn:
+        # A database that is down, or does not answer within 5 s, makes it 503 (see guards.HttpGuard).
+        async with asyncio.timeout(5), db.reader() as conn:
             await conn.execute(text("SELECT 1"))
         return JSONResponse({"status": "ok", "node": region})
 

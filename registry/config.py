@@ -78,14 +78,30 @@ class Settings(BaseSettings):
     )
     max_batch_checks: int = Field(default=10_000, ge=1, description="the most eligibility checks one request may ask")
     max_query_depth: int = Field(default=10, ge=1, description="the deepest selection a GraphQL document may make")
+    max_introspection_depth: int = Field(
+        default=15, ge=1, description="the deepest selection below __schema or __type (the standard query takes 15)"
+    )
     max_query_tokens: int = Field(default=20_000, ge=1, description="the most tokens a GraphQL document may have")
+    max_aliases: int = Field(default=30, ge=0, description="the most aliases a GraphQL document may use")
     max_body_bytes: int = Field(
-        default=8_000_000, ge=1024, description="the largest request body accepted (10,000 checks take about 1.3 MB)"
+        default=8_000_000,
+        ge=1024,
+        description="the largest request body accepted, else 413 (10,000 checks as variables take about 1.3 MB)",
+    )
+    rate_per_second: float = Field(
+        default=100,
+        gt=0,
+        description="per token and server process: requests a second, an eligibility check counting as one each",
+    )
+    rate_burst: int = Field(
+        default=2_000, ge=1, description="per token and server process: what may be spent at once, above the rate"
     )
     graphiql: bool = Field(
         default=True, description="serve the GraphiQL page at GET /graphql (production may turn it off)"
     )
-    introspection: bool = Field(default=True, description="answer introspection queries (production may turn it off)")
+    introspection: bool = Field(
+        default=True, description="answer introspection queries (__schema, __type); production may turn it off"
+    )
 
     @field_validator("node_region")
     @classmethod

@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     inspect,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -184,6 +185,25 @@ def create_database(admin_url: str, database: str, *, drop_first: bool = False) 
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
+
+
+# SQLSTATE classes that mean "the database cannot serve now": connection exceptions, insufficient resources, and
+# operator intervention's shutdowns (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+_UNAVAILABLE_STATES = ("08", "53", "57P")
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """Whether `error` says the database is gone or overloaded (not that a statement is wrong): answer 503."""
+    if isinstance(error, sa_exc.TimeoutError):  # no connection free in the pool within its timeout
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if isinstance(error, psycopg.OperationalError):
+        state = error.sqlstate
+        return state is None or state.startswith(_UNAVAILABLE_STATES)
+    return isinstance(error, ConnectionError)
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -98,11 +99,17 @@ class Client:
         return body["data"]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(db: Database, settings: Settings) -> AsyncIterator[Client]:
-    """The app on the test's database, with a signing key of its own (rolled back with the rest)."""
+@asynccontextmanager
+async def app_client(db: Database, settings: Settings) -> AsyncIterator[Client]:
+    """The app with these settings on `db`, with a signing key of its own (rolled back with the rest)."""
     key = await tokens.rotate_key(db)
     app = create_app(settings, db)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
         yield Client(http, key)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(db: Database, settings: Settings) -> AsyncIterator[Client]:
+    async with app_client(db, settings) as client:
+        yield client

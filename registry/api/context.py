@@ -23,6 +23,8 @@ from registry.points.policy import PolicyBook
 from registry.points.records import PersonYear
 from registry.tokens import Keyring
 
+from .limits import RateLimiter
+
 
 @dataclass
 class Services:
@@ -31,7 +33,8 @@ class Services:
     tokens: Keyring
     disclosures: DisclosureLog
     policies: PolicyBook
-    max_batch_checks: int
+    max_batch_checks: int  # eligibility checks per request, summed over the document
+    rate_limiter: RateLimiter
     public_key: str = ""  # this node's Ed25519 public key, base64
     peer_stale_seconds: float = 300.0
 

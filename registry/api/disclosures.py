@@ -8,10 +8,11 @@ import strawberry
 
 from registry import access, disclosures
 
-from .common import allow
+from . import mapping
+from .common import allow, refuse
 from .context import Info
 from .enums import DisclosureKind, Role
-from .points import PageInfo, _after, _cursor
+from .points import After, First, PageInfo
 
 
 @strawberry.type(description="One read of a practitioner's record or eligibility.")
@@ -48,17 +49,18 @@ class DisclosureQuery:
         description="Who read your record or eligibility, newest first (for the practitioner role). Reads answered "
         "by other server processes appear within a second."
     )
-    async def my_disclosures(self, info: Info, first: int = 50, after: str | None = None) -> DisclosureConnection:
+    async def my_disclosures(self, info: Info, first: First = 50, after: After = None) -> DisclosureConnection:
         c = info.context
         allow(access.read_own_disclosures(c.actor))
+        refuse(mapping.page_size(first, "first"), mapping.after(after, "after"))
         assert c.actor.practitioner is not None
         await c.services.disclosures.flush()  # this process's own reads, up to now
         page = await disclosures.disclosures_of(
-            c.db, c.actor.practitioner, first=max(1, min(first, 500)), before=_after(after)
+            c.db, c.actor.practitioner, first=first, before=mapping.cursor_id(after)
         )
         edges = [
             DisclosureEdge(
-                cursor=_cursor(d.id),
+                cursor=mapping.cursor(d.id),
                 node=Disclosure(at=d.at, kind=d.kind, role=Role(d.role), scope=d.scope, token_id=d.token_id),
             )
             for d in page.items

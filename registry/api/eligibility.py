@@ -10,9 +10,10 @@ from graphql import GraphQLError
 from registry import access, clock
 from registry.disclosures import DisclosureKind
 from registry.eligibility import service
-from registry.errors import Code
+from registry.errors import Code, Problem
 
-from .common import allow
+from . import mapping
+from .common import allow, refuse
 from .context import Info
 from .enums import QualificationStatus, SanctionKind, SanctionState
 from .mapping import output
@@ -79,8 +80,19 @@ class Eligibility:
 class EligibilityCheckInput:
     practitioner_code: str
     institution_code: str | None = None
-    at: datetime | None = None
+    at: datetime | None = strawberry.field(
+        default=None, description="Default: now. Its day in China time must lie between 1900-01-01 and 2100-12-31."
+    )
     emergency: bool | None = False
+
+
+def _check_problem(practitioner: str, institution: str | None, at: datetime | None, *path: str | int) -> Problem | None:
+    """A code that is not one is answered NOT_REGISTERED; only what no lookup can take is refused."""
+    return (
+        mapping.code(practitioner, *path, "practitioner_code")
+        or (None if institution is None else mapping.code(institution, *path, "institution_code"))
+        or mapping.moment(at, *path, "at")
+    )
 
 
 async def _check(info: Info, checks: list[service.Check]) -> list[Eligibility]:
@@ -99,6 +111,7 @@ class EligibilityQuery:
         at: datetime | None = None,
         emergency: bool | None = False,
     ) -> Eligibility:
+        refuse(_check_problem(practitioner_code, institution_code, at))
         allow(access.check_eligibility(info.context.actor))
         check = service.Check(practitioner_code, institution_code, at or clock.now(), bool(emergency))
         [answer] = await _check(info, [check])
@@ -106,8 +119,13 @@ class EligibilityQuery:
         await c.services.disclosures.record(c.actor, DisclosureKind.ELIGIBILITY, [practitioner_code])
         return answer
 
-    @strawberry.field(description="Many checks in one request (a claims batch or a roster), answered in order.")
+    @strawberry.field(
+        description="Many checks in one request (a claims batch or a roster), answered in order. A request asks at "
+        "most REGISTRY_MAX_BATCH_CHECKS (10,000) checks over all its fields, else TOO_MANY_CHECKS; send large "
+        "batches as variables ($checks), not inline."
+    )
     async def eligibilities(self, info: Info, checks: list[EligibilityCheckInput]) -> list[Eligibility]:
+        refuse(*(_check_problem(c.practitioner_code, c.institution_code, c.at, "checks", i) for i, c in enumerate(checks)))
         allow(access.check_eligibility(info.context.actor))
         limit = info.context.services.max_batch_checks
         if len(checks) > limit:
