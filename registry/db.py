@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from enum import StrEnum
@@ -29,6 +29,8 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -72,6 +74,29 @@ class Recorded:
     recorded_by: Mapped[str] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(6))
     origin_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+async def insert_many(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    finish: Callable[[Insert], Insert] | None = None,
+) -> None:
+    """Insert many rows fast (a statement per row costs a replica page or an import its speed): plain rows with
+    COPY; with `finish` (an ON CONFLICT clause), one statement executed for all of them."""
+    if not rows:
+        return
+    if finish is not None:
+        connection = await session.connection()
+        await connection.execute(finish(pg_insert(model)), list(rows))
+        return
+    await session.flush()
+    columns = list(rows[0])
+    raw = await (await session.connection()).get_raw_connection()
+    cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+    async with cursor.copy(f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row([row[c] for c in columns])
 
 
 def columns_of(model: type[Base], source: object) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import eventlog
+from registry.db import insert_many
 from registry.eventlog import OriginHead
 from registry.federation import envelope
 from registry.federation.models import Checkpoint, FeedEvent, FeedHead
@@ -58,10 +59,7 @@ async def store(session: AsyncSession, rows: Sequence[Row], checkpoints: Sequenc
     ).scalar_one()
     first = last - len(rows) + 1
     if rows:
-        await session.execute(
-            insert(FeedEvent),
-            [{"position": first + i, **row.__dict__} for i, row in enumerate(rows)],
-        )
+        await insert_many(session, FeedEvent, [{"position": first + i, **row.__dict__} for i, row in enumerate(rows)])
     if checkpoints:
         await session.execute(
             insert(Checkpoint)
