@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from registry.api.context import Services, get_context
-from registry.api.schema import build_schema
+from registry.api.context import Services, authenticate, get_context
+from registry.api.schema import accepts, build_schema
 from registry.auth import load_key
 from registry.config import Settings
-from registry.db import Database, make_engine
+from registry.db import Database, make_engine, make_read_pool
+from registry.eligibility.documents import known_documents
+from registry.eligibility.fastpath import FastPath
 from registry.node import Node
 from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
@@ -33,12 +35,14 @@ def services_for(settings: Settings, db: Database) -> Services:
 def create_app(settings: Settings, db: Database) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await db.open_reads()
         yield
         await db.dispose()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
-    app.state.services = services_for(settings, db)
-    schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
+    services = app.state.services = services_for(settings, db)
+    limits = {"max_depth": settings.max_query_depth, "max_tokens": settings.max_query_tokens}
+    schema = build_schema(**limits)
     # GET only serves GraphiQL (and its assets): every query and mutation is a POST with a bearer token.
     app.include_router(
         GraphiQLRouter(
@@ -48,6 +52,17 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
             graphql_ide="graphiql" if settings.graphiql else None,
         ),
         prefix="/graphql",
+    )
+    # The contract's eligibility operations skip strawberry; whatever the fast path does not answer reaches it as
+    # sent. Added before `install`, so the request observer (outermost) sees both paths.
+    app.add_middleware(
+        FastPath,
+        db=db,
+        policies=services.policies,
+        documents=known_documents(lambda document: accepts(document, **limits)),
+        authenticate=authenticate,
+        max_batch_checks=settings.max_batch_checks,
+        max_body_bytes=settings.max_body_bytes,
     )
     install(app, db, settings.node_region)
 
@@ -69,4 +84,5 @@ def from_environment() -> FastAPI:
         raise RuntimeError("REGISTRY_DATABASE_URL is unset; start the node with `registry serve`")
     engine = make_engine(settings.database_url)
     instrument_pool(engine)
-    return create_app(settings, Database(engine))
+    reads = make_read_pool(settings.read_database_url or settings.database_url)
+    return create_app(settings, Database(engine, reads))

@@ -8,7 +8,6 @@ import strawberry
 
 from registry import clock
 from registry.eligibility import service as eligibility
-from registry.points import queries as points
 from registry.practitioners import affiliations, commands, institutions, queries, registration
 from registry.practitioners import models as rows
 
@@ -59,12 +58,12 @@ class Practitioner:
 
     @strawberry.field(description="Qualification status now.")
     async def status(self, info: Info) -> QualificationStatus:
-        check = eligibility.Check(self.code, None, clock.now())
-        return (await eligibility.check(info.context.db, info.context.policies, [check]))[0].status
+        # Through the request's loader: several people's statuses are one statement.
+        return (await info.context.eligibility.load(eligibility.Check(self.code, None, clock.now()))).status
 
     @strawberry.field
     async def affiliations(self, info: Info) -> list[Affiliation]:
-        return [output(Affiliation, a) for a in await queries.affiliations_of(info.context.db, self.code)]
+        return [output(Affiliation, a) for a in await info.context.affiliations.load(self.code)]
 
     @strawberry.field(description="The year's total after revocations, amendments and restorations.")
     async def points(self, info: Info, year: int) -> int:
@@ -83,7 +82,7 @@ class Practitioner:
 
     @strawberry.field(description="Every sanction, in every state.")
     async def sanctions(self, info: Info) -> list[Sanction]:
-        return [Sanction.of(s) for s in await points.sanctions_of(info.context.db, self.code)]
+        return [Sanction.of(s) for s in await info.context.sanctions.load(self.code)]
 
 
 @strawberry.input
@@ -148,7 +147,8 @@ class AffiliationPayload:
 class PractitionerQuery:
     @strawberry.field
     async def practitioner(self, info: Info, code: str) -> Practitioner | None:
-        row = await answer(queries.practitioner(info.context.db, code, actor=info.context.actor))
+        c = info.context
+        row = await answer(queries.practitioner(c.db, code, actor=c.actor, load=c.practitioners.load))
         return None if row is None else Practitioner.of(row)
 
     @strawberry.field

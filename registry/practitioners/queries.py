@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 from sqlalchemy import select
 
 from registry import access
@@ -10,10 +12,19 @@ from registry.db import Database
 from registry.practitioners.models import Affiliation, Institution, Practitioner
 
 
-async def practitioner(db: Database, code: str, *, actor: Actor) -> Practitioner | None:
+async def practitioner(
+    db: Database, code: str, *, actor: Actor, load: Callable[[str], Awaitable[Practitioner | None]] | None = None
+) -> Practitioner | None:
+    """The person, if the actor may read them; `load` fetches the row (a request's loader), else one read."""
     access.enforce(access.read_practitioner(actor, practitioner_code=code))
+    return await load(code) if load is not None else (await practitioners(db, [code]))[0]
+
+
+async def practitioners(db: Database, codes: Sequence[str]) -> list[Practitioner | None]:
+    """People by code, in order, in one read (the caller has checked that the actor may read them)."""
     async with db.transaction() as session:
-        return await session.get(Practitioner, code)
+        found = {p.code: p for p in await session.scalars(select(Practitioner).where(Practitioner.code.in_(codes)))}
+    return [found.get(code) for code in codes]
 
 
 async def institution(db: Database, code: str, *, actor: Actor) -> Institution | None:
@@ -22,12 +33,14 @@ async def institution(db: Database, code: str, *, actor: Actor) -> Institution |
         return await session.get(Institution, code)
 
 
-async def affiliations_of(db: Database, code: str) -> list[Affiliation]:
-    """Every affiliation of a person, in order (read as part of their record, which the caller may read)."""
+async def affiliations_of(db: Database, codes: Sequence[str]) -> list[list[Affiliation]]:
+    """Every affiliation of each person, in order, in one read (part of their record, which the caller may read)."""
+    found: dict[str, list[Affiliation]] = {code: [] for code in codes}
     async with db.transaction() as session:
-        rows = await session.scalars(
+        for row in await session.scalars(
             select(Affiliation)
-            .where(Affiliation.practitioner_code == code)
+            .where(Affiliation.practitioner_code.in_(codes))
             .order_by(Affiliation.starts_on, Affiliation.id)
-        )
-        return list(rows)
+        ):
+            found[row.practitioner_code].append(row)
+    return [found[code] for code in codes]

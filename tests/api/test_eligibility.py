@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from registry.db import Database
 from tests import factories as f
 from tests.conftest import Client
 
@@ -84,18 +85,27 @@ async def test_ended_affiliation_counts_only_until_its_last_day(client: Client, 
     assert (gone["affiliated"], gone["eligible"]) == (False, False)
 
 
-async def test_batch_answers_in_order_with_one_query(client: Client, world: str, engine: Any) -> None:
+async def test_batch_answers_in_order_with_one_query(
+    client: Client, world: str, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     checks = [
         {"practitionerCode": P, "institutionCode": H1, "at": "2025-06-03T10:00:00+08:00"},
         {"practitionerCode": P, "institutionCode": H2, "at": "2025-06-03T10:00:00+08:00"},
         {"practitionerCode": "NOBODY", "at": "2025-06-03T10:00:00+08:00"},
         {"practitionerCode": P, "at": "2024-12-31T10:00:00+08:00"},
     ] * 250
+    # Every statement goes through SQLAlchemy (its event sees it) or through the read path, `Database.fetch`.
     statements: list[str] = []
+    fetch = Database.fetch
+
+    async def counted_fetch(self: Database, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        statements.append(sql)
+        return await fetch(self, sql, params)
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
+    monkeypatch.setattr(Database, "fetch", counted_fetch)
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
         data = await client.op("Eligibilities", {"checks": checks}, token=world)
@@ -133,3 +143,38 @@ async def test_practitioner_cannot_check_eligibility(client: Client, world: str)
         token=client.token("practitioner", practitioner=P),
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_checks_asked_field_by_field_are_one_statement(
+    client: Client, world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[list[str]] = []
+    fetch = Database.fetch
+
+    async def counted_fetch(self: Database, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        asked.append(params["codes"])
+        return await fetch(self, sql, params)
+
+    monkeypatch.setattr(Database, "fetch", counted_fetch)
+    data = await client.gql(
+        """query($p: String!) {
+          a: eligibility(practitionerCode: $p, institutionCode: "H52020100001", at: "2025-06-03T10:00:00+08:00") {
+            eligible at }
+          b: eligibility(practitionerCode: $p, institutionCode: "H52020100001", at: "2025-06-03T02:00:00Z") { at }
+          c: eligibility(practitionerCode: $p, institutionCode: "H52020100001", at: "2025-06-03T10:00:00+08:00") {
+            affiliated }
+          x: practitioner(code: $p) { status }
+          y: practitioner(code: $p) { status }
+        }""",
+        {"p": P},
+        token=world,
+    )
+    # One statement for the checks of a round of resolvers: the same check (a, c) once, the same instant at another
+    # offset (b) apart; then one for both people's statuses.
+    assert asked == [[P, P], [P, P]]
+    assert (data["a"]["at"], data["b"]["at"], data["c"]["affiliated"]) == (
+        "2025-06-03T10:00:00+08:00",
+        "2025-06-03T02:00:00+00:00",
+        True,
+    )
+    assert data["x"] == data["y"] == {"status": "NORMAL"}
