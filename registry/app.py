@@ -68,8 +68,10 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
+        """Ready when both databases answer: the primary, and the read database (a replica) when there is one."""
         async with db.reader() as conn:
             await conn.execute(text("SELECT 1"))
+        await db.fetch("SELECT 1", {})
         return JSONResponse({"status": "ok", "node": settings.node_region})
 
     return app

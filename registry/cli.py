@@ -185,6 +185,26 @@ def migrate_database(url: str) -> None:
     upgrade(url)
 
 
+def check_keys(settings: Settings, url: str) -> None:
+    """A node that joins a database already holding people must bring the key their resident IDs were hashed with
+    (another machine's DATA_DIR/keys): with a new one, nobody's digests would match, and one person could be
+    registered twice."""
+    import psycopg
+
+    from registry.db import libpq_url
+
+    key = settings.keys_dir / "id-hash.key"
+    if key.exists():
+        return
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM practitioners)").fetchone()
+    if row is not None and row[0]:
+        raise Failure(
+            f"{key} is missing, and the database already holds practitioners: copy DATA_DIR/keys/ from a machine "
+            "that serves this database (see the README, several machines)"
+        )
+
+
 def listen(host: str, port: int) -> socket.socket:
     """Bind and listen now, so that a busy port is said before anything else happens."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -244,6 +264,7 @@ def serve(args: argparse.Namespace) -> None:
     try:
         url = database_url(settings)
         migrate_database(url)
+        check_keys(settings, url)
         # Each worker builds the app from these variables (registry.app:from_environment).
         metrics = settings.metrics_dir
         shutil.rmtree(metrics, ignore_errors=True)

@@ -123,15 +123,16 @@ class FastPath:
         if operation is None:
             return None
         variables = variables or {}
-        now = clock.now()
+        moments = _Moments(clock.now())
         if operation.batch:
             items = variables.get("checks")
-            checks = _checks(items, now) if isinstance(items, list) else None
+            asked = _checks(items, moments) if isinstance(items, list) else None
         else:
-            one = _check(variables, now)
-            checks = None if one is None else [one]
-        if checks is None:
+            one = _check(variables, moments)
+            asked = None if one is None else [one]
+        if asked is None:
             return None
+        checks = [check for check, _ in asked]
         try:
             actor = await self.authenticate(Request(scope))
         except Exception:
@@ -149,13 +150,11 @@ class FastPath:
         except Exception:
             return _internal_error(operation)
         if operation.batch:
-            return Reply(
-                _encode({"data": {"eligibilities": [_row(a) for a in answers]}}),
-                operation.name,
-                "ok",
-                batches=(len(answers),),
-            )
-        return Reply(_encode({"data": {"eligibility": _single(answers[0])}}), operation.name, "ok", singles=1)
+            rows = [_row(a, at) for a, (_, at) in zip(answers, asked, strict=True)]
+            return Reply(_encode({"data": {"eligibilities": rows}}), operation.name, "ok", batches=(len(rows),))
+        return Reply(
+            _encode({"data": {"eligibility": _single(answers[0], asked[0][1])}}), operation.name, "ok", singles=1
+        )
 
 
 # --- the request ------------------------------------------------------------------------------------------------
@@ -220,28 +219,47 @@ def _with_query(request: dict[str, Any], text: str) -> bytes:
     return json.dumps({**request, "query": text}).encode()
 
 
-def _check(values: dict[str, Any], now: datetime) -> service.Check | None:
-    """A check from its variables, exactly as GraphQL would coerce them; None at the first doubt."""
+class _Moments:
+    """The moments of one request: each distinct `at` parsed, and written back, once (a claims batch repeats a few
+    moments); `now` for a check without one."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = (now, now.isoformat())
+        self.seen: dict[str, tuple[datetime, str] | None] = {}
+
+    def get(self, at: object) -> tuple[datetime, str] | None:
+        if at is None:
+            return self.now
+        if type(at) is not str:
+            return None
+        if at not in self.seen:
+            moment = parse_common(at)
+            self.seen[at] = None if moment is None else (moment, moment.isoformat())
+        return self.seen[at]
+
+
+def _check(values: dict[str, Any], moments: _Moments) -> tuple[service.Check, str] | None:
+    """A check from its variables, exactly as GraphQL would coerce them, and its `at` as the answer writes it; None
+    at the first doubt."""
     code = values.get("practitionerCode")
     institution = values.get("institutionCode")
-    at = values.get("at")
     emergency = values.get("emergency")
     if type(code) is not str or not (institution is None or type(institution) is str):
         return None
     if not (emergency is None or type(emergency) is bool):
         return None
-    if at is None:
-        return service.Check(code, institution, now, bool(emergency))
-    moment = parse_common(at) if type(at) is str else None
-    return None if moment is None else service.Check(code, institution, moment, bool(emergency))
+    moment = moments.get(values.get("at"))
+    if moment is None:
+        return None
+    return service.Check(code, institution, moment[0], bool(emergency)), moment[1]
 
 
-def _checks(items: list[Any], now: datetime) -> list[service.Check] | None:
+def _checks(items: list[Any], moments: _Moments) -> list[tuple[service.Check, str]] | None:
     checks = []
     for item in items:
         if type(item) is not dict or not CHECK_FIELDS.issuperset(item):
             return None
-        check = _check(item, now)
+        check = _check(item, moments)
         if check is None:
             return None
         checks.append(check)
@@ -255,35 +273,36 @@ def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
-def _row(a: service.Answer) -> dict[str, Any]:
-    """An `Eligibilities` answer: the fields the contract selects, in its order."""
+def _row(a: service.Answer, at: str) -> dict[str, Any]:
+    """An `Eligibilities` answer: the fields the contract selects, in its order (enums by their values, which are
+    their GraphQL names)."""
     c = a.check
     return {
         "practitionerCode": c.practitioner_code,
         "institutionCode": c.institution_code,
-        "at": c.at.isoformat(),
+        "at": at,
         "eligible": a.eligible,
-        "status": a.status.name,
+        "status": a.status,
         "affiliated": a.affiliated,
         "eligibleAgainOn": _iso(a.eligible_again_on),
     }
 
 
-def _single(a: service.Answer) -> dict[str, Any]:
+def _single(a: service.Answer, at: str) -> dict[str, Any]:
     """An `Eligibility` answer: the batch's fields and the sanction in force."""
     s = a.sanction
     sanction = None
     if s is not None:
         sanction = {
-            "kind": s.kind.name,
-            "state": s.state.name,
+            "kind": s.kind,
+            "state": s.state,
             "startsOn": s.starts_on.isoformat(),
             "endsOn": _iso(s.ends_on),
             "reregistrationAllowedFrom": _iso(s.reregistration_allowed_from),
             "caseNumber": s.case_number,
             "regionCode": s.region_code,
         }
-    return {**_row(a), "sanction": sanction}
+    return {**_row(a, at), "sanction": sanction}
 
 
 def _encode(payload: dict[str, Any]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -120,7 +121,7 @@ async def test_batch_answers_in_order_with_one_query(
         (False, "NOT_REGISTERED", None),
     ]
     assert answers[4:8] == answers[:4]
-    assert len([s for s in statements if "unnest" in s]) == 1
+    assert len([s for s in statements if "json_to_recordset" in s]) == 1
     assert len(statements) == 1
 
 
@@ -152,7 +153,7 @@ async def test_checks_asked_field_by_field_are_one_statement(
     fetch = Database.fetch
 
     async def counted_fetch(self: Database, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        asked.append(params["codes"])
+        asked.append([check["code"] for check in json.loads(params["checks"])])
         return await fetch(self, sql, params)
 
     monkeypatch.setattr(Database, "fetch", counted_fetch)

@@ -212,8 +212,13 @@ async def test_batches_are_answered_alike(client: Client, world: str) -> None:
     # Explicit nulls are the defaults; an unusual date form anywhere sends the whole batch to strawberry.
     nulls = [{"practitionerCode": NORMAL, "institutionCode": None, "at": None, "emergency": None}]
     await both(client, "Eligibilities", {"checks": nulls}, world)
-    await both(client, "Eligibilities", {"checks": [*checks, {"practitionerCode": NORMAL, "at": MOMENTS[9]}]}, world,
-               fast=False)
+    await both(
+        client,
+        "Eligibilities",
+        {"checks": [*checks, {"practitionerCode": NORMAL, "at": MOMENTS[9]}]},
+        world,
+        fast=False,
+    )
 
 
 async def test_who_may_check_and_a_token_are_asked_alike(client: Client, world: str) -> None:
