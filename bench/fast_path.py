@@ -1,13 +1,14 @@
 """The eligibility fast path against the general path, and raw psycopg, on one node (an interim probe until the
 side-by-side bench, bench/eligibility.py, covers PostGraphile and pgbench too).
 
-    .venv/bin/python bench/fast_path.py [--people 100000] [--seconds 8] [--rounds 3] [--workers 2]
+    .venv/bin/python bench/fast_path.py [--people 100000] [--seconds 8] [--rounds 3] [--workers 2] [--before DIR]
 
 It seeds a database in the embedded PostgreSQL under .data/bench-probe (once; --reseed to redo), starts
 `registry serve --workers N` on loopback, checks on a sample that both paths write the same bytes, then drives wrk
 (Debian's `wrk`) at the contract's `Eligibility` (2 and 8 connections) and `Eligibilities` (100 and 1,000 checks, 2
 connections), each by the fast path (the document as written) and by the general path (the same document with one
-more space), interleaved, `--rounds` times. It prints the median req/s, p50 and p99, the CPU time per request of the
+more space), interleaved, `--rounds` times. With `--before DIR` (an export of another commit, e.g. `git archive
+main | tar -x -C DIR`) a second node runs that code on the same database, and takes its turn in every round. It prints the median req/s, p50 and p99, the CPU time per request of the
 node's processes and of PostgreSQL, and the most resident memory of a worker. The load is bounded: --seconds per
 run. CPU steal varies on a shared machine: compare ratios within one run.
 """
@@ -253,12 +254,39 @@ def same_bytes(base: str, token: str, people: int) -> None:
     print("the fast path and the general path wrote the same bytes for 200 checks and a batch of 1,000")
 
 
+def start_node(data_dir: Path, url: str, workers: int, code: str | None) -> tuple[subprocess.Popen[bytes], str]:
+    """`registry serve` on loopback; `code`: another checkout of the package to run instead (PYTHONPATH)."""
+    port = 18000 + (os.getpid() + len(str(data_dir))) % 1000
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["REGISTRY_DATABASE_URL"] = url
+    if code:
+        env["PYTHONPATH"] = code
+    command = [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    node = subprocess.Popen(
+        [*command, "--workers", str(workers), "--log-level", "warning"],
+        cwd=code or ROOT,  # `python -m` puts the working directory first on the path
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return node, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    node.kill()
+    raise SystemExit(f"the node at {base} did not start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--before", metavar="DIR", help="a checkout of the code to compare with (git archive main)")
     parser.add_argument("--reseed", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -274,80 +302,57 @@ def main() -> None:
         seed(libpq_url(url), args.people)
         marker.touch()
         print(f"seeded {args.people} practitioners in {time.perf_counter() - started:.1f} s")
-    else:
-        create_database(admin, DATABASE)
-
-    node_dir = DATA / "node"
-    port = 18000 + os.getpid() % 1000
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}, "REGISTRY_DATABASE_URL": url}
-    node = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "registry.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(node_dir),
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    nodes: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        token = issue_token(load_key(node_dir / "keys", "token.key"), Actor(Role.NATIONAL), ttl=timedelta(hours=2))
-        same_bytes(base, token, args.people)
-        report(run_all(args, base, token, psutil.Process(node.pid), libpq_url(url)), args)
+        nodes["this"] = start_node(DATA / "node", url, args.workers, None)
+        if args.before:
+            (DATA / "node-before").mkdir(exist_ok=True)
+            shutil.copytree(DATA / "node" / "keys", DATA / "node-before" / "keys", dirs_exist_ok=True)
+            nodes["before"] = start_node(DATA / "node-before", url, args.workers, args.before)
+        token = issue_token(load_key(DATA / "node" / "keys", "token.key"), Actor(Role.NATIONAL), ttl=timedelta(hours=2))
+        same_bytes(nodes["this"][1], token, args.people)
+        processes = {name: psutil.Process(node.pid) for name, (node, _) in nodes.items()}
+        bases = {name: base for name, (_, base) in nodes.items()}
+        report(run_all(args, bases, token, processes, libpq_url(url)), args)
     finally:
-        node.terminate()
-        node.wait(30)
+        for node, _ in nodes.values():
+            node.terminate()
+            node.wait(30)
 
 
-def run_all(args: argparse.Namespace, base: str, token: str, node: psutil.Process, url: str) -> dict[str, list[dict]]:
+def run_all(
+    args: argparse.Namespace, bases: dict[str, str], token: str, nodes: dict[str, psutil.Process], url: str
+) -> dict[str, list[dict]]:
     folder = Path(tempfile.mkdtemp(prefix="probe-"))
-    scripts: dict[str, Path] = {}
-    for path, suffix in (("fast", ""), ("general", " ")):
+    # (label, node, the document's suffix): the contract's text is the fast path's, one more space strawberry's.
+    paths = [("general", "this", " "), ("fast", "this", "")]
+    if "before" in bases:
+        paths.insert(0, ("before (main)", "before", ""))
+    scripts: dict[tuple[str, str], Path] = {}
+    for label, _, suffix in paths:
         head = body(ELIGIBILITY + suffix, {"practitionerCode": "X"}).split('{"practitionerCode"')[0]
-        scripts[f"single-{path}"] = folder / f"single-{path}.lua"
-        scripts[f"single-{path}"].write_text(
-            SINGLE_LUA.format(token=token, head=head, people=args.people, institutions=INSTITUTIONS)
-        )
+        script = scripts["single", label] = folder / f"single-{len(scripts)}.lua"
+        script.write_text(SINGLE_LUA.format(token=token, head=head, people=args.people, institutions=INSTITUTIONS))
     batches = {size: [check(args.people) for _ in range(size)] for size in (100, 1000)}
     for size, checks in batches.items():
-        for path, suffix in (("fast", ""), ("general", " ")):
-            payload = folder / f"batch{size}-{path}.json"
+        for label, _, suffix in paths:
+            payload = folder / f"batch-{len(scripts)}.json"
             payload.write_text(body(ELIGIBILITIES + suffix, {"checks": checks}))
-            scripts[f"batch{size}-{path}"] = folder / f"batch{size}-{path}.lua"
-            scripts[f"batch{size}-{path}"].write_text(STATIC_LUA.format(token=token, path=payload))
-    runs = [
-        (f"Eligibility, {c} connections, {path}", f"single-{path}", c) for c in (2, 8) for path in ("general", "fast")
-    ]
-    runs += [
-        (f"Eligibilities of {size}, 2 connections, {path}", f"batch{size}-{path}", 2)
-        for size in (100, 1000)
-        for path in ("general", "fast")
-    ]
-    for _, script, connections in runs[:2]:  # warm-up: pools, prepared statements, caches
-        wrk(base, scripts[script], connections, 2)
-    results: dict[str, list[dict]] = {name: [] for name, _, _ in runs}
-    results["Eligibilities of 1000, raw psycopg (same SQL), 2 connections"] = []
+            script = scripts[f"batch{size}", label] = folder / f"batch-{len(scripts)}.lua"
+            script.write_text(STATIC_LUA.format(token=token, path=payload))
+    runs = [(f"Eligibility, {c} connections", "single", c) for c in (2, 8)]
+    runs += [(f"Eligibilities of {size}, 2 connections", f"batch{size}", 2) for size in (100, 1000)]
+    for label, node, _ in paths:  # warm-up: pools, prepared statements, caches
+        wrk(bases[node], scripts["single", label], 8, 2)
+        wrk(bases[node], scripts["batch100", label], 2, 2)
+    results: dict[str, list[dict]] = {}
+    raw_name = "Eligibilities of 1000, raw psycopg (same SQL), 2 connections"
     for _ in range(args.rounds):
-        for name, script, connections in runs:
-            results[name].append(measure(lambda s=script, c=connections: wrk(base, scripts[s], c, args.seconds), node))
-        raw = asyncio.run(raw_batch(url, batches[1000], 2, args.seconds))
-        results["Eligibilities of 1000, raw psycopg (same SQL), 2 connections"].append(raw)
+        for name, kind, connections in runs:
+            for label, node, _ in paths:
+                run = lambda b=bases[node], s=scripts[kind, label], c=connections: wrk(b, s, c, args.seconds)  # noqa: E731
+                results.setdefault(f"{name}: {label}", []).append(measure(run, nodes[node]))
+        results.setdefault(raw_name, []).append(asyncio.run(raw_batch(url, batches[1000], 2, args.seconds)))
     shutil.rmtree(folder)
     return results
 
@@ -358,10 +363,8 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
         f"{'path':<62} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'node CPU/req':>13} {'PG CPU/req':>11} {'RSS MB':>7}"
     )
     for name, runs in results.items():
-        med = {
-            k: statistics.median(r.get(k, 0.0) for r in runs)
-            for k in ("rate", "p50", "p99", "node_cpu_us", "pg_cpu_us", "rss_mb")
-        }
+        keys = ("rate", "p50", "p99", "node_cpu_us", "pg_cpu_us", "rss_mb")
+        med = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in keys}
         print(
             f"{name:<62} {med['rate']:8.0f} {med['p50']:7.2f} {med['p99']:7.2f} {med['node_cpu_us']:10.0f} µs"
             f" {med['pg_cpu_us']:8.0f} µs {med['rss_mb']:7.0f}"

@@ -18,7 +18,7 @@ from registry.points.models import Sanction
 from registry.points.policy import PolicyBook
 from registry.points.records import PersonYear
 from registry.practitioners import queries as practitioners
-from registry.practitioners.models import Affiliation, Practitioner
+from registry.practitioners.models import Affiliation
 
 
 @dataclass
@@ -40,10 +40,7 @@ class Context(BaseContext):
         self.person_years = DataLoader[tuple[str, int], PersonYear](
             load_fn=lambda keys: points.person_years(services.db, services.policies, keys)
         )
-        # A person asked for twice (under two aliases, or in a list) is read once; several people in one read.
-        self.practitioners = DataLoader[str, Practitioner | None](
-            load_fn=lambda codes: practitioners.practitioners(services.db, codes)
-        )
+        # A person's affiliations or sanctions asked for twice are read once; several people's in one read.
         self.affiliations = DataLoader[str, list[Affiliation]](
             load_fn=lambda codes: practitioners.affiliations_of(services.db, codes)
         )

@@ -147,8 +147,7 @@ class AffiliationPayload:
 class PractitionerQuery:
     @strawberry.field
     async def practitioner(self, info: Info, code: str) -> Practitioner | None:
-        c = info.context
-        row = await answer(queries.practitioner(c.db, code, actor=c.actor, load=c.practitioners.load))
+        row = await answer(queries.practitioner(info.context.db, code, actor=info.context.actor))
         return None if row is None else Practitioner.of(row)
 
     @strawberry.field

@@ -44,7 +44,6 @@ Authenticate = Callable[[Request], Awaitable[Actor]]
 log = structlog.get_logger("registry")
 FAST = Counter("registry_graphql_fast_path_requests", "GraphQL requests answered by the fast path", ["operation"])
 CHECK_FIELDS = frozenset({"practitionerCode", "institutionCode", "at", "emergency"})
-JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 PERSISTED_QUERY_NOT_FOUND = orjson.dumps(
@@ -95,7 +94,9 @@ class FastPath:
         if reply.operation is not None:
             FAST.labels(reply.operation).inc()
         _observe(reply)
-        await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
+        # The headers Starlette writes for the general path's answer, in its order.
+        headers = [(b"content-length", str(len(reply.body)).encode()), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
 
     async def _handle(self, scope: Scope, request: dict[str, Any], body: bytes) -> tuple[Reply | None, bytes]:
@@ -143,8 +144,10 @@ class FastPath:
         if operation.batch and len(checks) > self.max_batch_checks:
             message = service.too_many_checks(len(checks), self.max_batch_checks)
             return Reply(_error(operation, message, {"code": "TOO_MANY_CHECKS"}), operation.name, "user_error")
-        # Hook points, as on the general path: per-token limits go here, before the read; the disclosure log
-        # (who looked up whom, one row per request) goes beside the read.
+        # LIMITS HOOK: limits per token or per request (being added to the general path) go here, before the read,
+        # answering as the general path does, or returning None to leave the request to it.
+        # DISCLOSURE HOOK: the disclosure log (who looked up whom: registry/disclosures.py, one row per request)
+        # is written here, beside the read, once it lands; the general path's resolvers write the same row.
         try:
             answers = await service.check(self.db, self.policies, checks)
         except Exception:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -12,19 +12,10 @@ from registry.db import Database
 from registry.practitioners.models import Affiliation, Institution, Practitioner
 
 
-async def practitioner(
-    db: Database, code: str, *, actor: Actor, load: Callable[[str], Awaitable[Practitioner | None]] | None = None
-) -> Practitioner | None:
-    """The person, if the actor may read them; `load` fetches the row (a request's loader), else one read."""
+async def practitioner(db: Database, code: str, *, actor: Actor) -> Practitioner | None:
     access.enforce(access.read_practitioner(actor, practitioner_code=code))
-    return await load(code) if load is not None else (await practitioners(db, [code]))[0]
-
-
-async def practitioners(db: Database, codes: Sequence[str]) -> list[Practitioner | None]:
-    """People by code, in order, in one read (the caller has checked that the actor may read them)."""
     async with db.transaction() as session:
-        found = {p.code: p for p in await session.scalars(select(Practitioner).where(Practitioner.code.in_(codes)))}
-    return [found.get(code) for code in codes]
+        return await session.get(Practitioner, code)
 
 
 async def institution(db: Database, code: str, *, actor: Actor) -> Institution | None:

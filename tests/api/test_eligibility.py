@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import event
 
 from registry.db import Database
+from registry.points import queries as points_queries
+from registry.practitioners import queries as practitioner_queries
 from tests import factories as f
 from tests.conftest import Client
 
@@ -164,18 +166,38 @@ async def test_checks_asked_field_by_field_are_one_statement(
           b: eligibility(practitionerCode: $p, institutionCode: "H52020100001", at: "2025-06-03T02:00:00Z") { at }
           c: eligibility(practitionerCode: $p, institutionCode: "H52020100001", at: "2025-06-03T10:00:00+08:00") {
             affiliated }
-          x: practitioner(code: $p) { status }
-          y: practitioner(code: $p) { status }
         }""",
         {"p": P},
         token=world,
     )
-    # One statement for the checks of a round of resolvers: the same check (a, c) once, the same instant at another
-    # offset (b) apart; then one for both people's statuses.
-    assert asked == [[P, P], [P, P]]
+    # One statement: the same check (a, c) once, the same instant at another offset (b) apart.
+    assert asked == [[P, P]]
     assert (data["a"]["at"], data["b"]["at"], data["c"]["affiliated"]) == (
         "2025-06-03T10:00:00+08:00",
         "2025-06-03T02:00:00+00:00",
         True,
     )
-    assert data["x"] == data["y"] == {"status": "NORMAL"}
+
+
+async def test_a_persons_sanctions_and_affiliations_asked_twice_are_read_once(
+    client: Client, world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    for module, name in ((points_queries, "sanctions_of"), (practitioner_queries, "affiliations_of")):
+        read = getattr(module, name)
+
+        async def counted(db: Database, codes: list[str], read: Any = read, name: str = name) -> Any:
+            reads.append(name)
+            return await read(db, codes)
+
+        monkeypatch.setattr(module, name, counted)
+    data = await client.gql(
+        """query($p: String!) { practitioner(code: $p) {
+          s1: sanctions { kind } s2: sanctions { kind state }
+          a1: affiliations { institutionCode } a2: affiliations { institutionCode startsOn } } }""",
+        {"p": P},
+        token=world,
+    )
+    assert sorted(reads) == ["affiliations_of", "sanctions_of"]
+    record = data["practitioner"]
+    assert record["a1"] == [{"institutionCode": H1}] and record["s1"] == record["s2"] == []
