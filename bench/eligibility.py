@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from registry.db import create_database, embedded_server, libpq_url  # noqa: E402
-from registry.eligibility.service import QUERY  # noqa: E402
+from registry.eligibility.service import QUERY, Check, query_params  # noqa: E402
 from registry.migrate import upgrade  # noqa: E402
 
 DATA = ROOT / ".data" / "bench"
@@ -121,7 +121,7 @@ async def drive(total: int, clients: int, one: Any) -> float:
 
 
 async def raw_sql(url: str, args: argparse.Namespace, batch: int) -> tuple[float, float]:
-    sql = str(QUERY).replace(":codes", "%(codes)s").replace(":insts", "%(insts)s").replace(":days", "%(days)s")
+    sql = QUERY
     conns = [
         await psycopg.AsyncConnection.connect(url, autocommit=True, prepare_threshold=0) for _ in range(args.clients)
     ]
@@ -131,11 +131,11 @@ async def raw_sql(url: str, args: argparse.Namespace, batch: int) -> tuple[float
 
     async def one() -> None:
         checks = [random_check(args.people) for _ in range(batch)]
-        params = {
-            "codes": [c["practitionerCode"] for c in checks],
-            "insts": [c["institutionCode"] for c in checks],
-            "days": [datetime.fromisoformat(c["at"]).date() for c in checks],
-        }
+        moments = [datetime.fromisoformat(c["at"]) for c in checks]
+        params = query_params(
+            [Check(c["practitionerCode"], c["institutionCode"], at) for c, at in zip(checks, moments, strict=True)],
+            [at.date() for at in moments],
+        )
         conn = await pool.get()
         try:
             await (await conn.execute(sql, params)).fetchall()

@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from registry import identity
-from registry.api.context import Services, get_context
+from registry.api.context import Services, authenticate, get_context
 from registry.api.limits import RateLimiter
-from registry.api.schema import build_schema
+from registry.api.schema import accepts, build_schema
 from registry.config import Settings
-from registry.db import Database, make_engine
+from registry.db import Database, make_engine, make_read_pool
 from registry.disclosures import DisclosureLog
+from registry.eligibility.documents import known_documents
 from registry.federation import node as network_node
 from registry.federation import replicas
 from registry.federation.keys import public_key_b64
@@ -27,6 +28,7 @@ from registry.observability import configure_logging, install, instrument_pool
 from registry.points.policy import default_book
 from registry.tokens import Keyring
 from registry.web import guards
+from registry.web.fastpath import FastPath
 
 
 def services_for(settings: Settings, db: Database, region: str) -> Services:
@@ -55,6 +57,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services: Services = app.state.services
+        await db.open_reads()
         # Keep this process's copy of the token keys fresh, and write its disclosures every flush interval.
         background = [asyncio.create_task(services.tokens.watch()), asyncio.create_task(services.disclosures.run())]
         apply = replicas.Applier(services.policies)
@@ -69,12 +72,12 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         await db.dispose()
 
     app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
-    app.state.services = services_for(settings, db, region)
+    services = app.state.services = services_for(settings, db, region)
     federation.attach(app, db)
+    limits = {"max_depth": settings.max_query_depth, "max_tokens": settings.max_query_tokens}
     schema = build_schema(
-        max_depth=settings.max_query_depth,
+        **limits,
         max_introspection_depth=settings.max_introspection_depth,
-        max_tokens=settings.max_query_tokens,
         max_aliases=settings.max_aliases,
         introspection=settings.introspection,
     )
@@ -90,13 +93,29 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         prefix="/graphql",
     )
     guards.install(app, settings.max_body_bytes)
+    # The contract's eligibility operations skip strawberry; whatever the fast path does not answer reaches it as
+    # sent. Added before `install`, so the request observer (outermost) sees both paths.
+    app.add_middleware(
+        FastPath,
+        db=db,
+        policies=services.policies,
+        documents=known_documents(lambda document: accepts(document, **limits)),
+        authenticate=authenticate,
+        max_batch_checks=settings.max_batch_checks,
+        max_body_bytes=settings.max_body_bytes,
+        rate_limiter=services.rate_limiter,
+        disclosures=services.disclosures,
+    )
     install(app, db, region)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        # A database that is down, or does not answer within 5 s, makes it 503 (see guards.HttpGuard).
-        async with asyncio.timeout(5), db.reader() as conn:
-            await conn.execute(text("SELECT 1"))
+        """Ready when both databases answer: the primary, and the read database (a replica) when there is one. A
+        database that is down, or does not answer within 5 s, makes it 503 (see guards.HttpGuard)."""
+        async with asyncio.timeout(5):
+            async with db.reader() as conn:
+                await conn.execute(text("SELECT 1"))
+            await db.fetch("SELECT 1", {})
         return JSONResponse({"status": "ok", "node": region})
 
     return app
@@ -111,4 +130,5 @@ def from_environment() -> FastAPI:
         raise RuntimeError("REGISTRY_DATABASE_URL is unset; start the node with `registry serve`")
     engine = make_engine(settings.database_url)
     instrument_pool(engine)
-    return create_app(settings, Database(engine))
+    reads = make_read_pool(settings.read_database_url or settings.database_url)
+    return create_app(settings, Database(engine, reads))

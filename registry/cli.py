@@ -155,7 +155,7 @@ def _explain(error: Any, overrides: dict[str, Any]) -> str:
     name = str(error["loc"][0]) if error["loc"] else "?"
     where = "--" + name.replace("_", "-") if name in overrides else env_name(name)
     value = error.get("input")
-    if name == "database_url" and isinstance(value, str):
+    if name in ("database_url", "read_database_url") and isinstance(value, str):
         value = redact_url(value)
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}={value!r}: {message}" if isinstance(value, str | int | float) else f"{where}: {message}"
@@ -193,12 +193,15 @@ def database_url(settings: Settings) -> str:
             log = settings.data_dir / "pg" / "log"
             raise Failure(f"the embedded PostgreSQL did not start ({exc}); see {log}") from None
         private_dir(settings.data_dir)  # the package widens it to let its server user in
-    try:
-        with psycopg.connect(libpq_url(url), connect_timeout=5):
-            pass
-    except psycopg.Error as exc:
-        reason = " ".join(str(exc).split())
-        raise Failure(f"cannot connect to the database {redact_url(url)}: {reason}") from None
+    for target in (url, settings.read_database_url):  # the read database (a replica) too, when there is one
+        if target is None:
+            continue
+        try:
+            with psycopg.connect(libpq_url(target), connect_timeout=5):
+                pass
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+            raise Failure(f"cannot connect to the database {redact_url(target)}: {reason}") from None
     return url
 
 

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         description="PostgreSQL URL (postgresql://user:password@host:port/db); "
         "unset: an embedded PostgreSQL under the data directory",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL for eligibility reads, e.g. a streaming replica of REGISTRY_DATABASE_URL; "
+        "unset: REGISTRY_DATABASE_URL",
+    )
     data_dir: Path = Field(
         default=Path(".data/node"),
         description="the node's private folder (0700): keys, metrics files, and the embedded PostgreSQL",
@@ -110,7 +115,7 @@ class Settings(BaseSettings):
             raise ValueError("a node is the national node (000000) or a province, 6 digits of GB/T 2260 (520000)")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         if value is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -232,18 +233,43 @@ def is_unavailable(error: BaseException | None) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """The engine of the use cases' transactions. Its pre-ping costs a round trip, paid only by transactions (writes
+    and record reads); the hot path reads through `make_read_pool`."""
     return create_async_engine(sqlalchemy_url(url), pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
-class Database:
-    """Where services get their transaction and the hot path its autocommit connection.
+READ_POOL_SIZE = 10
 
-    `Database.bound(conn)` runs everything inside one outer transaction that a test rolls back; each use case
-    then becomes a savepoint, so a failed mutation still leaves nothing behind.
+
+def make_read_pool(url: str, *, max_size: int = READ_POOL_SIZE) -> AsyncConnectionPool:
+    """The pool of the hot path's reads: raw psycopg, autocommit (a read is one round trip, no BEGIN/COMMIT),
+    every statement prepared on first use, and no check before lending a connection (a pre-ping would double the
+    round trips): a connection found broken is replaced and the read tried once more (`Database.fetch`).
+
+    Opened by the application when it starts (`open_reads`), inside the worker's event loop.
+    """
+    return AsyncConnectionPool(
+        libpq_url(url),
+        kwargs={"autocommit": True, "prepare_threshold": 0},
+        min_size=2,
+        max_size=max_size,
+        open=False,
+        name="reads",
+    )
+
+
+class Database:
+    """Where services get their transaction and the hot path its autocommit reads.
+
+    `reads` is the hot path's pool (on REGISTRY_READ_DATABASE_URL when set, a streaming replica); without one, reads
+    borrow a connection of the engine. `Database.bound(conn)` runs everything inside one outer transaction that a
+    test rolls back (reads included); each use case then becomes a savepoint, so a failed mutation still leaves
+    nothing behind.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reads: AsyncConnectionPool | None = None) -> None:
         self.engine = engine
+        self.reads = reads
         self._connection: AsyncConnection | None = None
         self._lock: asyncio.Lock | None = None
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -291,6 +317,31 @@ class Database:
         async with self._lock:
             yield self._connection
 
+    async def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of one read-only statement (psycopg placeholders), in one round trip."""
+        if self.reads is None:
+            async with self.reader() as conn:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert isinstance(raw, psycopg.AsyncConnection)
+                return await (await raw.execute(sql, params)).fetchall()
+        for attempt in (1, 2):
+            async with self.reads.connection() as conn:
+                try:
+                    return await (await conn.execute(sql, params)).fetchall()
+                except psycopg.OperationalError:
+                    # Without a pre-ping, a connection that the server dropped (a restart, a fail-over) is found
+                    # broken here, and the pool discards it: test the idle ones, then read once more.
+                    if attempt == 2 or not conn.broken:
+                        raise
+            await self.reads.check()
+        raise AssertionError("unreachable")
+
+    async def open_reads(self) -> None:
+        if self.reads is not None:
+            await self.reads.open()
+
     async def dispose(self) -> None:
+        if self.reads is not None:
+            await self.reads.close()
         if self._connection is None:
             await self.engine.dispose()

@@ -51,9 +51,7 @@ def depth_rule(max_depth: int, max_introspection_depth: int = INTROSPECTION_DEPT
     class DepthLimit(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            fragments = {
-                d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)
-            }
+            fragments = {d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)}
             walked: set[tuple[str, int, int]] = set()
 
             def walk(selections: SelectionSetNode, depth: int, limit: int, path: frozenset[str]) -> None:
@@ -98,9 +96,7 @@ def alias_rule(max_aliases: int) -> type[ValidationRule]:
     class AliasLimit(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            fragments = {
-                d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)
-            }
+            fragments = {d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)}
             counted: dict[str, int] = {}
 
             def count(selections: SelectionSetNode | None, path: frozenset[str]) -> int:

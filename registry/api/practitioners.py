@@ -24,7 +24,9 @@ from .mapping import command, output
 
 Year = Annotated[
     int,
-    strawberry.argument(description=f"A calendar year, {mapping.FIRST_YEAR} to {mapping.LAST_YEAR}; any other is INVALID_INPUT."),
+    strawberry.argument(
+        description=f"A calendar year, {mapping.FIRST_YEAR} to {mapping.LAST_YEAR}; any other is INVALID_INPUT."
+    ),
 ]
 
 
@@ -73,12 +75,12 @@ class Practitioner:
 
     @strawberry.field(description="Qualification status now.")
     async def status(self, info: Info) -> QualificationStatus:
-        check = eligibility.Check(self.code, None, clock.now())
-        return (await eligibility.check(info.context.db, info.context.policies, [check]))[0].status
+        # Through the request's loader: several people's statuses are one statement.
+        return (await info.context.eligibility.load(eligibility.Check(self.code, None, clock.now()))).status
 
     @strawberry.field
     async def affiliations(self, info: Info) -> list[Affiliation]:
-        return [output(Affiliation, a) for a in await queries.affiliations_of(info.context.db, self.code)]
+        return [output(Affiliation, a) for a in await info.context.affiliations.load(self.code)]
 
     @strawberry.field(description="The year's total after revocations, amendments and restorations.")
     async def points(self, info: Info, year: Year) -> int:
@@ -97,7 +99,7 @@ class Practitioner:
 
     @strawberry.field(description="Every sanction, in every state.")
     async def sanctions(self, info: Info) -> list[Sanction]:
-        return [Sanction.of(s) for s in await points.sanctions_of(info.context.db, self.code)]
+        return [Sanction.of(s) for s in await info.context.sanctions.load(self.code)]
 
 
 @strawberry.input
