@@ -10,7 +10,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,12 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from registry.auth import Actor, Role, issue_token, load_key
 from registry.db import create_database, libpq_url, sqlalchemy_url
 from registry.eligibility.documents import ELIGIBILITIES, ELIGIBILITY
 from tests import factories as f
 from tests.conftest import TEST_DATA
 from tests.ops import DOCUMENTS
-from tests.processes import REGISTRY, clean_env, free_port, serve, stop
+from tests.processes import REGISTRY, clean_env, free_port, run_registry, serve, stop
 
 H, P, Q = "H52020100001", "D520201000001", "D520201000002"
 AT = "2025-06-03T10:00:00+08:00"
@@ -36,14 +34,19 @@ def database(admin_url: str, name: str) -> str:
     return sqlalchemy_url(admin_url).replace("/postgres?", f"/{name}?", 1)
 
 
-def shared_keys(*node_dirs: Path) -> str:
-    """The nodes' secrets (token and resident-ID keys), made once and copied to every node; a national token."""
-    first = node_dirs[0] / "keys"
-    key = load_key(first, "token.key")
-    load_key(first, "id-hash.key")
+def shared_keys(*node_dirs: Path) -> None:
+    """The node's secrets in its data directory (its Ed25519 key, the identity key of resident-ID digests), made
+    once and copied to every machine, as an operator does."""
+    env = clean_env()
+    run_registry("identity-key", "--data-dir", str(node_dirs[0]), env=env)
+    run_registry("node-key", "--data-dir", str(node_dirs[0]), "--region", "000000", env=env)
     for other in node_dirs[1:]:
-        shutil.copytree(first, other / "keys", dirs_exist_ok=True)
-    return issue_token(key, Actor(Role.NATIONAL), ttl=timedelta(hours=1))
+        shutil.copytree(node_dirs[0] / "keys", other / "keys", dirs_exist_ok=True)
+
+
+def national_token(node_dir: Path, env: dict[str, str]) -> str:
+    """A token made as an operator makes one (the signing keys are in the shared database)."""
+    return run_registry("token", "--data-dir", str(node_dir), "--role", "national", env=env)
 
 
 def gql(base: str, token: str, text: str, variables: dict[str, Any], operation: str | None = None) -> httpx.Response:
@@ -84,12 +87,12 @@ def two_nodes(shared_url: str) -> Iterator[tuple[str, str, str]]:
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-    token = shared_keys(*dirs)
+    shared_keys(*dirs)
     env = {**clean_env(), "REGISTRY_DATABASE_URL": url}
     with ThreadPoolExecutor(2) as pool:
         started = list(pool.map(lambda d: serve(d, env, "--workers", "1"), dirs))
     try:
-        yield started[0][1], started[1][1], token
+        yield started[0][1], started[1][1], national_token(dirs[0], env)
     finally:
         for process, _, _ in started:
             stop(process)
@@ -178,10 +181,11 @@ def test_eligibility_reads_go_to_the_read_database(admin_url: str, replica: str)
     node_dir = TEST_DATA / "replicated-node"
     shutil.rmtree(node_dir, ignore_errors=True)
     node_dir.mkdir(parents=True)
-    token = shared_keys(node_dir)
+    shared_keys(node_dir)
     until(lambda: _on_standby(read_url, "SELECT true"))  # the database made on the primary reaches the standby
     env = {**clean_env(), "REGISTRY_DATABASE_URL": url, "REGISTRY_READ_DATABASE_URL": read_url}
     process, base, _ = serve(node_dir, env, "--workers", "1")
+    token = national_token(node_dir, env)
     try:
         until(lambda: _on_standby(read_url, "SELECT to_regclass('practitioners') IS NOT NULL"))  # migrated
         op(base, token, "RegisterInstitution", {"input": f.institution(H)})
