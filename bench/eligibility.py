@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +50,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import dataset  # noqa: E402
-from registry.auth import Actor, Role, issue_token, load_key  # noqa: E402
 from registry.db import create_database, embedded_server, libpq_url, stop_embedded  # noqa: E402
 from registry.eligibility import service  # noqa: E402
+from registry.eligibility.service import Check, query_params  # noqa: E402
 from registry.migrate import upgrade  # noqa: E402
 from registry.points import rules  # noqa: E402
 from registry.points.policy import default_book  # noqa: E402
@@ -124,10 +124,15 @@ def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what
 # ---- the node's SQL ------------------------------------------------------------------------------------------
 
 
-def node_sql() -> str:
-    """The node's eligibility SQL (one statement for one check or a batch), with psycopg placeholders."""
-    sql = str(service.QUERY)
-    return re.sub(r"(?<!:):(codes|insts|days)\b", r"%(\1)s", sql)
+PARAMETER = "%(checks)s"  # the node's statement takes its checks as one JSON array of {code, inst, day}
+
+
+def node_sql(checks: str = PARAMETER) -> str:
+    """The node's eligibility SQL (one statement for one check or a batch), its checks given by `checks`: the
+    psycopg parameter as the node sends it, or an SQL expression of type json."""
+    if PARAMETER not in service.QUERY:
+        raise SystemExit(f"the node's statement no longer takes {PARAMETER}: bench/eligibility.py needs updating")
+    return service.QUERY.replace(PARAMETER, checks)
 
 
 def operation(name: str) -> str:
@@ -170,7 +175,17 @@ def csv_files(setup: Setup) -> tuple[Path, Path]:
 
 def node_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    return {**env, "REGISTRY_DATABASE_URL": url}
+    # One token sends every request: lift its rate limit, which would otherwise be what is measured.
+    return {**env, "REGISTRY_DATABASE_URL": url, "REGISTRY_RATE_PER_SECOND": "1e9", "REGISTRY_RATE_BURST": "1000000000"}
+
+
+def registry_token(setup: Setup) -> str:
+    """A national token, made by the node's own command (its signing keys are in its database)."""
+    command = [sys.executable, "-m", "registry.cli", "token", "--role", "national", "--data-dir", str(DATA / "node")]
+    done = subprocess.run(command, env=node_env(setup.url), capture_output=True, text=True, timeout=120, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"registry token failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
 
 
 def import_data(setup: Setup) -> None:
@@ -305,18 +320,11 @@ def postgraphile_schema() -> str:
                 f"{p.emergency_during_suspension}, {p.emergency_during_termination})"
             )
     provinces = ", ".join(f"'{j}'" for j in book.jurisdictions() if j != "national")
-    # Whose policy answers: the person's region; or, where the node's statement returns the asking institution's
-    # region (inst_region), that region first, as the node then decides.
-    region = (
-        "coalesce(q.inst_region, q.region_code)"
-        if re.search(r"\binst_region\b", str(service.QUERY))
-        else "q.region_code"
-    )
-    node = (
-        str(service.QUERY)
-        .replace(":codes", "practitioner_codes")
-        .replace(":insts", "institution_codes")
-        .replace(":days", "days")
+    # Whose policy answers, as the node decides: the asking institution's region, else the person's.
+    region = "coalesce(q.inst_region, q.region_code)"
+    node = node_sql(
+        "(SELECT json_agg(json_build_object('code', practitioner_codes[k], 'inst', institution_codes[k], "
+        "'day', d.days[k]) ORDER BY k) FROM generate_subscripts(practitioner_codes, 1) AS k)"
     )
     return f"""
 DROP SCHEMA IF EXISTS bench_pg CASCADE;
@@ -462,11 +470,9 @@ def pgbench(setup: Setup, pg_bin: Path, clients: int, seconds: int) -> Run:
         f"CASE WHEN :j::int % 10 = 0 THEN 'P' ELSE 'H' END || (ARRAY[{regions}])[:j::int % {len(dataset.REGIONS)} + 1]"
         f" || lpad((:j::int / {len(dataset.REGIONS)})::text, 5, '0')"
     )
-    sql = (
-        str(service.QUERY)
-        .replace(":codes", "ARRAY['D' || lpad(:i::text, 9, '0')]")
-        .replace(":insts", f"ARRAY[{institution}]")
-        .replace(":days", f"ARRAY[DATE '{FIRST_DAY}' + :d::int]")
+    sql = node_sql(
+        f"json_build_array(json_build_object('code', 'D' || lpad(:i::text, 9, '0'), 'inst', {institution}, "
+        f"'day', DATE '{FIRST_DAY}' + :d::int))"
     )
     folder = DATA / "pgbench"
     shutil.rmtree(folder, ignore_errors=True)
@@ -495,10 +501,10 @@ def _percentile(values: list[int], p: float) -> float:
     return float(values[min(len(values) - 1, int(len(values) * p / 100))]) if values else 0.0
 
 
-def batches(setup: Setup, size: int, count: int) -> list[dict[str, list[Any]]]:
-    """Batches drawn as wrk draws them, as parameters of the node's statement."""
+def batches(setup: Setup, size: int, count: int) -> list[dict[str, str]]:
+    """Batches drawn as wrk draws them, as the node's statement takes them."""
     rng = random.Random(setup.seed + size)
-    out: list[dict[str, list[Any]]] = []
+    out: list[dict[str, str]] = []
     for _ in range(count):
         people = [rng.randint(1, setup.people) for _ in range(size)]
         homes = [
@@ -507,11 +513,12 @@ def batches(setup: Setup, size: int, count: int) -> list[dict[str, list[Any]]]:
             else rng.randint(1, setup.institutions)
             for i in people
         ]
-        out.append({
-            "codes": [dataset.practitioner_code(i) for i in people],
-            "insts": [dataset.institution_code(j) for j in homes],
-            "days": [FIRST_DAY + timedelta(days=rng.randrange(DAYS)) for _ in people],
-        })  # fmt: skip
+        days = [FIRST_DAY + timedelta(days=rng.randrange(DAYS)) for _ in people]
+        checks = [
+            Check(dataset.practitioner_code(i), dataset.institution_code(j), datetime(day.year, day.month, day.day, 10))
+            for i, j, day in zip(people, homes, days, strict=True)
+        ]
+        out.append(query_params(checks, days))  # as the node makes them
     return out
 
 
@@ -749,9 +756,7 @@ def run(args: argparse.Namespace, processes: Processes) -> None:
         wait_for_servers()
     load(setup)
     wait_for_servers()
-    node.token = issue_token(
-        load_key(DATA / "node" / "keys", "token.key"), Actor(Role.NATIONAL), ttl=timedelta(hours=3)
-    )
+    node.token = registry_token(setup)
     node_worker_count = len(node_workers(psutil.Process(node_process.pid)))
     with psycopg.connect(setup.url) as conn:
         server_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]

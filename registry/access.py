@@ -179,6 +179,11 @@ def read_federation_status(actor: Actor) -> Verdict:
     return _unless(actor.role is Role.NATIONAL, f"{actor.subject} may not read the federation status")
 
 
+def read_own_disclosures(actor: Actor) -> Verdict:
+    """Who read a practitioner's record or eligibility: the practitioner asks, for themselves."""
+    return _unless(actor.role is Role.PRACTITIONER, f"{actor.subject} has no disclosures of its own to read")
+
+
 def check_eligibility(actor: Actor) -> Verdict:
     """Anyone's status, for anyone but practitioners (the status is shared nationwide; a person reads their own
     on their record)."""
@@ -283,6 +288,7 @@ MATRIX: tuple[Row, ...] = (
     Row("eligibilities", "P at H, Q at Y", _CHECKERS),
     Row("policy", "520201", _ANYONE),
     Row("federationStatus", "this node", _may("national")),
+    Row("myDisclosures", "the caller's own", _may("practitioner P", "practitioner Q")),
     Row(
         "decisions",
         "regionCode 520000",

@@ -26,14 +26,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from prometheus_client.multiprocess import mark_process_dead
 from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
-from registry.auth import Actor, InvalidToken, Role, check_actor, issue_token, load_key
-from registry.config import Settings, env_name, redact_url
+from registry.auth import Actor, InvalidToken, Role, check_actor
+from registry.config import MAX_TOKEN_HOURS, Settings, env_name, redact_url
+
+if TYPE_CHECKING:
+    from registry.db import Database
 
 T = TypeVar("T")
 
@@ -80,9 +83,17 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
+# Commands that only hold subcommands ("registry audit verify"), with their help.
+GROUPS: dict[str, str] = {
+    "audit": "check and show the audit trail of every mutation",
+    "peer": "the nodes this node follows and answers",
+    "regulator": "the webhook receivers told of every sanction change",
+}
 
 
 def command(name: str, help: str, *options: Option) -> Callable[[Callable[[argparse.Namespace], None]], Any]:
+    """A subcommand; "token revoke" is the subcommand `revoke` of `token` (declared after it) or of a group."""
+
     def register(run: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
         COMMANDS[name] = Command(name, help, options, run)
         return run
@@ -99,11 +110,21 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="registry", description="Practitioner demerit-point registry node")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parsers: dict[str, argparse.ArgumentParser] = {}
+    nested: dict[str, Any] = {}
     for cmd in COMMANDS.values():
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        parent, _, action = cmd.name.rpartition(" ")
+        if parent and parent not in parsers:  # a group
+            parsers[parent] = sub.add_parser(parent, help=GROUPS[parent], description=GROUPS[parent])
+        if parent and parent not in nested:
+            nested[parent] = parsers[parent].add_subparsers(
+                dest="action", required=parent in GROUPS, metavar="ACTION", help="what to do (see below)"
+            )
+        p = (nested[parent] if parent else sub).add_parser(action, help=cmd.help, description=cmd.help)
         for opt in cmd.options:
             p.add_argument(*opt.flags, **opt.kwargs)
         p.set_defaults(run=cmd.run)
+        parsers[cmd.name] = p
     return parser
 
 
@@ -112,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.run(args)
     except Failure as exc:
-        print(f"registry {args.command}: {exc}", file=sys.stderr)
+        name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(f"registry {name}: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -133,7 +155,7 @@ def _explain(error: Any, overrides: dict[str, Any]) -> str:
     name = str(error["loc"][0]) if error["loc"] else "?"
     where = "--" + name.replace("_", "-") if name in overrides else env_name(name)
     value = error.get("input")
-    if name == "database_url" and isinstance(value, str):
+    if name in ("database_url", "read_database_url") and isinstance(value, str):
         value = redact_url(value)
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}={value!r}: {message}" if isinstance(value, str | int | float) else f"{where}: {message}"
@@ -171,19 +193,75 @@ def database_url(settings: Settings) -> str:
             log = settings.data_dir / "pg" / "log"
             raise Failure(f"the embedded PostgreSQL did not start ({exc}); see {log}") from None
         private_dir(settings.data_dir)  # the package widens it to let its server user in
-    try:
-        with psycopg.connect(libpq_url(url), connect_timeout=5):
-            pass
-    except psycopg.Error as exc:
-        reason = " ".join(str(exc).split())
-        raise Failure(f"cannot connect to the database {redact_url(url)}: {reason}") from None
+    for target in (url, settings.read_database_url):  # the read database (a replica) too, when there is one
+        if target is None:
+            continue
+        try:
+            with psycopg.connect(libpq_url(target), connect_timeout=5):
+                pass
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+            raise Failure(f"cannot connect to the database {redact_url(target)}: {reason}") from None
     return url
 
 
 def migrate_database(url: str) -> None:
+    """Apply the migrations, and give a new node its first signing key: it is then set up."""
+    from registry import tokens
     from registry.migrate import upgrade
 
     upgrade(url)
+    on_database(url, tokens.ensure_key)
+
+
+def on_database(url: str, work: Callable[[Database], Awaitable[T]], seal: Settings | None = None) -> T:
+    """Run one piece of async work on the database at `url`; with `seal`, as that node (the facts the work logs are
+    sealed and signed at commit, as a use case's are)."""
+    from registry.db import Database, make_engine
+
+    async def run() -> T:
+        db = Database(make_engine(url))
+        if seal is not None:
+            from registry.federation.node import private_key
+            from registry.federation.runtime import Federation
+
+            Federation(node_region(seal), private_key(seal.data_dir)).seal(db)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def on_node(settings: Settings, work: Callable[[Database], Awaitable[T]], *, set_up: bool = False) -> T:
+    """Run `work` on the database of this node, as this node. A folder or database where no node was ever set up
+    is a Failure (and no embedded PostgreSQL is created for it), unless `set_up`: then the database is started and
+    migrated first (a peer or a regulator may be added before the node's first start)."""
+    import sqlalchemy.exc
+
+    from registry.db import stop_embedded
+    from registry.tokens import Refused
+
+    if not set_up and settings.database_url is None and not (settings.data_dir / "pg" / "PG_VERSION").exists():
+        folder = shlex.quote(str(settings.data_dir))
+        raise Failure(
+            f"no node was ever set up in {settings.data_dir}: start one there first (registry serve --data-dir "
+            f"{folder}), or point REGISTRY_DATABASE_URL at a node's database"
+        )
+    try:
+        url = database_url(settings)
+        if set_up:
+            migrate_database(url)
+        return on_database(url, work, seal=settings)
+    except sqlalchemy.exc.ProgrammingError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "42P01":  # undefined_table
+            raise Failure("no node was set up on this database: run `registry migrate` first") from None
+        raise
+    except Refused as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        stop_embedded()
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -310,29 +388,6 @@ def prepare_node(url: str, settings: Settings) -> None:
         raise Failure(str(exc)) from None
 
 
-def with_node_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(db)` against this node's database (started if embedded), sealing what it logs as this node."""
-    from registry.db import Database, make_engine, stop_embedded
-    from registry.federation.node import private_key
-    from registry.federation.runtime import Federation
-
-    region = node_region(settings)
-
-    async def run() -> T:
-        db = Federation(region, private_key(settings.data_dir)).seal(Database(make_engine(url)))
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        url = database_url(settings)
-        migrate_database(url)
-        return asyncio.run(run())
-    finally:
-        stop_embedded()
-
-
 def _program() -> str:
     """`registry`, as the user called it (for instance .venv/bin/registry)."""
     return sys.argv[0] if Path(sys.argv[0]).name == "registry" else "registry"
@@ -353,23 +408,127 @@ def migrate(args: argparse.Namespace) -> None:
 
 @command(
     "token",
-    "print a bearer token signed with the node's key",
+    "print a bearer token signed with the node's newest key (and manage tokens and keys: see ACTION)",
     setting("data_dir", metavar="DIR"),
-    option("--role", required=True, choices=[r.value for r in Role], help="what the holder may do (see README)"),
+    option("--role", choices=[r.value for r in Role], help="what the holder may do (see README); required"),
     option("--region", metavar="CODE", help="a bureau's region code (520000 covers 52xxxx)"),
     option("--institution", metavar="CODE", help="an institution's code, for the institution role"),
     option("--practitioner", metavar="CODE", help="a practitioner's code, for the practitioner role"),
-    option("--hours", type=int, metavar="N", help="validity in hours (default: REGISTRY_TOKEN_TTL_HOURS, else 720)"),
+    option(
+        "--hours",
+        type=int,
+        metavar="N",
+        help=f"validity in hours, 1 to {MAX_TOKEN_HOURS} (default: REGISTRY_TOKEN_TTL_HOURS, else 8)",
+    ),
 )
 def token(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    if args.role is None:
+        raise Failure("--role is required to make a token (see registry token --help)")
     settings = load_settings(args)
     actor = Actor(Role(args.role), region=args.region, institution=args.institution, practitioner=args.practitioner)
     try:
         check_actor(actor)
     except InvalidToken as exc:
         raise Failure(str(exc)) from None
+    if args.hours is not None and not 1 <= args.hours <= MAX_TOKEN_HOURS:
+        raise Failure(f"--hours={args.hours}: a token is valid for 1 to {MAX_TOKEN_HOURS} hours")
     ttl = timedelta(hours=args.hours) if args.hours else settings.token_ttl
-    print(issue_token(load_key(settings.keys_dir, "token.key"), actor, ttl=ttl))
+    issued = on_node(settings, lambda db: tokens.issue(db, actor, ttl=ttl))
+    print(issued.token)
+    print(
+        f"token {issued.jti} for {actor.subject}, valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC;"
+        f" to revoke it: {_program()} token revoke {issued.jti}",
+        file=sys.stderr,
+    )
+
+
+@command(
+    "token revoke",
+    "refuse a token from now on, in every server process of every machine (within seconds)",
+    setting("data_dir", metavar="DIR"),
+    option("jti", metavar="JTI", help="the token's id, as `registry token` printed it"),
+)
+def token_revoke(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    row = on_node(load_settings(args), lambda db: tokens.revoke(db, args.jti))
+    print(f"revoked {row.jti} ({row.subject}, valid until {row.expires_at:%Y-%m-%d %H:%M %Z})")
+
+
+@command(
+    "token rotate-key",
+    "make a new signing key for the tokens made from now on; tokens of the older keys stay valid until they expire",
+    setting("data_dir", metavar="DIR"),
+)
+def token_rotate_key(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    key = on_node(load_settings(args), tokens.rotate_key)
+    print(f"new signing key {key.kid}: it signs every token made from now on")
+
+
+@command(
+    "token retire-key",
+    "refuse every token a signing key made, from now on, and erase the key (not the newest)",
+    setting("data_dir", metavar="DIR"),
+    option("kid", metavar="KID", help="the key's id, as `registry token keys` lists it"),
+)
+def token_retire_key(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    row = on_node(load_settings(args), lambda db: tokens.retire_key(db, args.kid))
+    print(f"retired {row.kid}: the tokens it signed are refused from now on")
+
+
+@command("token keys", "list the signing keys, newest last", setting("data_dir", metavar="DIR"))
+def token_keys(args: argparse.Namespace) -> None:
+    from registry import tokens
+
+    for key, live in on_node(load_settings(args), tokens.list_keys):
+        state = f"retired {key.retired_at:%Y-%m-%d %H:%M %Z}" if key.retired_at else f"{live} unexpired tokens"
+        print(f"{key.kid}  made {key.created_at:%Y-%m-%d %H:%M %Z}  {state}")
+
+
+@command(
+    "audit verify",
+    "walk the audit trail's hash chain and name every edited, deleted or reordered row (exit 1 if any)",
+    setting("data_dir", metavar="DIR"),
+    option("--anchor", metavar="SEQ:HASH", help="a head printed by an earlier verify, which must still be there"),
+)
+def audit_verify(args: argparse.Namespace) -> None:
+    from registry import audit
+
+    anchor = None
+    if args.anchor is not None:
+        seq, _, digest = args.anchor.partition(":")
+        if not (seq.isdigit() and len(digest) == 64):
+            raise Failure(f"--anchor={args.anchor!r}: expected SEQ:HASH, as verify prints the head")
+        anchor = (int(seq), digest)
+    report = on_node(load_settings(args), lambda db: audit.verify(db, anchor=anchor))
+    for finding in report.findings:
+        print(finding)
+    seq, digest = report.head
+    if not report.intact:
+        raise Failure(f"the audit trail was tampered with: {len(report.findings)} findings above")
+    print(f"audit trail intact: {report.rows} rows; head {seq}:{digest} (keep it to check with --anchor later)")
+
+
+@command(
+    "audit show",
+    "print the newest rows of the audit trail, one JSON object a line, oldest first",
+    setting("data_dir", metavar="DIR"),
+    option("--last", type=int, default=20, metavar="N", help="how many rows (default 20)"),
+)
+def audit_show(args: argparse.Namespace) -> None:
+    import json
+
+    from registry import audit
+
+    for row in on_node(load_settings(args), lambda db: audit.recent(db, max(1, args.last))):
+        line = {c.key: getattr(row, c.key) for c in audit.AuditRow.__table__.columns}
+        print(json.dumps(line, default=str, ensure_ascii=False))
 
 
 @command(
@@ -400,71 +559,77 @@ def identity_key(args: argparse.Namespace) -> None:
 
 
 @command(
-    "peer",
-    "the nodes this node follows and answers: `peer add` (or replace), `peer list` (one JSON object a line)",
-    option("action", choices=["add", "list"], help="add: follow the node at --url; list: print the peers"),
+    "peer add",
+    "follow (and answer) the node at --url, which speaks for --region with --key; the same again changes nothing,"
+    " another URL or key for a known region replaces them",
     setting("data_dir", metavar="DIR"),
-    option("--region", metavar="CODE", help="add: the region the peer speaks for (000000 or a province)"),
-    option("--url", help="add: the peer's base URL, such as http://127.0.0.1:8001"),
-    option("--key", metavar="BASE64", help="add: the peer's public key, as its `registry node-key` prints it"),
+    option("--region", required=True, metavar="CODE", help="the region the peer speaks for (000000 or a province)"),
+    option("--url", required=True, help="the peer's base URL, such as http://127.0.0.1:8001"),
+    option("--key", required=True, metavar="BASE64", help="the peer's public key, as its `registry node-key` prints"),
 )
-def peer(args: argparse.Namespace) -> None:
+def peer_add(args: argparse.Namespace) -> None:
     from registry.federation import peers
 
     settings = load_settings(args)
-    if args.action == "add" and not (args.region and args.url and args.key):
-        raise Failure("peer add needs --region, --url and --key")
-
-    async def work(db: Any) -> list[str]:
-        if args.action == "list":
-            return [json.dumps(p) for p in await peers.listing(db)]
-        own = node_region(settings)
-        return [await peers.add(db, own_region=own, region=args.region, url=args.url, key=args.key)]
-
+    own = node_region(settings)
     try:
-        print("\n".join(with_node_database(settings, work)))
+        print(
+            on_node(
+                settings,
+                lambda db: peers.add(db, own_region=own, region=args.region, url=args.url, key=args.key),
+                set_up=True,
+            )
+        )
     except peers.PeerError as exc:
         raise Failure(str(exc)) from None
 
 
+@command("peer list", "print the peers, one JSON object a line", setting("data_dir", metavar="DIR"))
+def peer_list(args: argparse.Namespace) -> None:
+    from registry.federation import peers
+
+    for line in on_node(load_settings(args), peers.listing, set_up=True):
+        print(json.dumps(line))
+
+
 @command(
-    "regulator",
-    "webhook receivers told of every sanction change: `regulator add` (or replace by name), `regulator list`",
-    option("action", choices=["add", "list"], help="add: a receiver (or new settings for one); list: print them"),
+    "regulator add",
+    "add a webhook receiver told of every sanction change of the categories (and regions) given; a known name is"
+    " replaced",
     setting("data_dir", metavar="DIR"),
-    option("--name", help="add: the regulator's name, e.g. the provincial health commission"),
-    option("--url", help="add: the http(s) URL the changes are POSTed to"),
-    option("--secret", help="add: whsec_<base64>, or any other text used as raw bytes"),
-    option("--categories", metavar="C1,C2", help="add: practitioner categories, e.g. PHYSICIAN,NURSE"),
-    option("--regions", metavar="P1,P2", help="add: only practitioners registered under these region prefixes"),
+    option("--name", required=True, help="the regulator's name, e.g. the provincial health commission"),
+    option("--url", required=True, help="the http(s) URL the changes are POSTed to"),
+    option("--secret", required=True, help="whsec_<base64>, or any other text used as raw bytes"),
+    option("--categories", required=True, metavar="C1,C2", help="practitioner categories, e.g. PHYSICIAN,NURSE"),
+    option("--regions", metavar="P1,P2", help="only practitioners registered under these region prefixes"),
 )
-def regulator(args: argparse.Namespace) -> None:
+def regulator_add(args: argparse.Namespace) -> None:
     from registry.errors import UserErrors
     from registry.federation import regulators
 
-    settings = load_settings(args)
-    if args.action == "add" and not (args.name and args.url and args.secret and args.categories):
-        raise Failure("regulator add needs --name, --url, --secret and --categories")
-
-    async def work(db: Any) -> list[str]:
-        if args.action == "list":
-            return [
-                json.dumps(regulators.describe(r), ensure_ascii=False) for r in await regulators.list_regulators(db)
-            ]
-        said = await regulators.add_regulator(
-            db,
-            name=args.name,
-            url=args.url,
-            secret=args.secret,
-            categories=regulators.split_list(args.categories),
-            regions=regulators.split_list(args.regions) if args.regions else None,
-        )
-        return [f"regulator {args.name.strip()} {said}"]
-
+    categories = regulators.split_list(args.categories)
+    regions = regulators.split_list(args.regions) if args.regions else None
     try:
-        print("\n".join(with_node_database(settings, work)))
+        said = on_node(
+            load_settings(args),
+            lambda db: regulators.add_regulator(db, args.name, args.url, args.secret, categories, regions),
+            set_up=True,
+        )
     except UserErrors as exc:
         raise Failure("; ".join(f"--{p.field[-1] if p.field else '?'}: {p.message}" for p in exc.problems)) from None
+    print(f"regulator {args.name.strip()} {said}")
+
+
+@command(
+    "regulator list",
+    "print the regulators, one JSON object a line (secrets left out)",
+    setting("data_dir", metavar="DIR"),
+)
+def regulator_list(args: argparse.Namespace) -> None:
+    from registry.federation import regulators
+
+    for row in on_node(load_settings(args), regulators.list_regulators, set_up=True):
+        print(json.dumps(regulators.describe(row), ensure_ascii=False))
 
 
 @command(
@@ -489,14 +654,14 @@ def import_(args: argparse.Namespace) -> None:
     private_dir(settings.data_dir)
     region = node_region(settings)
 
-    async def work(db: Any) -> str:
+    async def work(db: Database) -> str:
         # As `serve` does: the node's region and identity key are recorded, and a different key refused.
         await prepare(db, settings.data_dir, region, settings.identity_key_file)
         node = Node(region, identity.load_or_create(settings.keys_dir))
         return await console.run_import(db, node, args.kind, args.file, today=clock.today(), max_errors=args.max_errors)
 
     try:
-        print(with_node_database(settings, work), flush=True)
+        print(on_node(settings, work, set_up=True), flush=True)
     except (console.Refused, NodeError) as exc:
         raise Failure(str(exc)) from None
 
@@ -510,18 +675,11 @@ def import_(args: argparse.Namespace) -> None:
 )
 def export(args: argparse.Namespace) -> None:
     from registry.bulk import console
-    from registry.db import libpq_url, stop_embedded
 
-    settings = load_settings(args)
-    private_dir(settings.data_dir)
     try:
-        url = database_url(settings)
-        migrate_database(url)
-        said = console.run_export(libpq_url(url), args.kind, args.output)
+        said = on_node(load_settings(args), lambda db: console.run_export(db, args.kind, args.output))
     except console.Refused as exc:
         raise Failure(str(exc)) from None
-    finally:
-        stop_embedded()
     if said:
         print(said, file=sys.stderr)
 

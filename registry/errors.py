@@ -34,6 +34,13 @@ class Code(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     # The fact belongs to another node: its region is served elsewhere, or its record was issued elsewhere.
     WRONG_NODE = "WRONG_NODE"
+    # Refusals of a request as a whole (GraphQL errors, with the HTTP status in brackets where it is not 200).
+    INVALID_QUERY = "INVALID_QUERY"  # the document does not parse or validate, or is too deep, long or aliased
+    BAD_REQUEST = "BAD_REQUEST"  # the body is not a GraphQL request (400)
+    UNAUTHENTICATED = "UNAUTHENTICATED"  # no token, or one this node does not accept (401)
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"  # the body is over REGISTRY_MAX_BODY_BYTES (413)
+    RATE_LIMITED = "RATE_LIMITED"  # the token has spent its rate; retry after `retryAfter` seconds (429)
+    UNAVAILABLE = "UNAVAILABLE"  # the database cannot be reached; retry later (503)
 
 
 # A field of a command: names, and positions in its lists. `()` is the command as a whole.

@@ -8,6 +8,7 @@ values, absent optional values as null, lists in their own order. `from_wire` re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import types
@@ -104,6 +105,12 @@ def to_wire(value: object) -> object:
     return value
 
 
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
+    """A fact class's field types (resolving them costs more than reading a whole fact)."""
+    return typing.get_type_hints(kind)
+
+
 def _read(kind: Any, data: object, where: str) -> Any:
     """Parse `data` as the annotated type `kind`; `where` names the place for error messages."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
@@ -119,7 +126,7 @@ def _read(kind: Any, data: object, where: str) -> Any:
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         if not isinstance(data, dict):
             raise ValueError(f"{where}: expected an object")
-        hints = typing.get_type_hints(kind)
+        hints = _hints(kind)
         names = [f.name for f in dataclasses.fields(kind)]
         if set(data) != set(names):
             raise ValueError(f"{where}: expected the fields {names}, got {sorted(data)}")

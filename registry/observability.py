@@ -102,19 +102,53 @@ def observe_eligibility(singles: int, batches: list[int]) -> None:
         BATCH_SIZE.observe(size)
 
 
-async def _event_log_head(db: Database, node_region: str) -> GaugeMetricFamily | None:
-    """The newest position of this node's feed, read now (peers' acknowledgements are measured against it)."""
+# Read at scrape time (every process gives the same figures, so they are not summed over workers).
+_FEDERATION = text("""
+SELECT (SELECT position FROM feed_head) AS head,
+       (SELECT json_agg(json_build_array(region, last_seq - applied_position,
+                                         extract(epoch FROM now() - coalesce(last_heard_at, added_at))))
+        FROM peers) AS peers,
+       (SELECT json_agg(json_build_array(r.name,
+            (SELECT count(*) FROM webhook_deliveries d
+             WHERE d.regulator_id = r.id AND d.delivered_at IS NULL AND d.failed_at IS NULL),
+            (SELECT count(*) FROM webhook_deliveries d WHERE d.regulator_id = r.id AND d.failed_at IS NOT NULL)))
+        FROM regulators r) AS regulators
+""")
+
+
+async def _federation_gauges(db: Database, node_region: str) -> list[GaugeMetricFamily]:
+    """The feed's head, each peer's lag, and each regulator's backlog, read now."""
     try:
         async with db.reader() as conn:
-            head = (await conn.execute(text("SELECT position FROM feed_head"))).scalar()
+            row = (await conn.execute(_FEDERATION)).one()
     except Exception:
-        log.warning("metrics: the event log's head could not be read", exc_info=True)
-        return None
-    family = GaugeMetricFamily(
+        log.warning("metrics: the feed and its peers could not be read", exc_info=True)
+        return []
+    head = GaugeMetricFamily(
         "registry_event_log_head", "The newest position of the node's feed", labels=["node_region"]
     )
-    family.add_metric([node_region], float(head or 0))
-    return family
+    head.add_metric([node_region], float(row.head or 0))
+    behind = GaugeMetricFamily(
+        "registry_peer_lag_positions",
+        "Positions of a peer's feed it announced but this node has not applied",
+        labels=["peer"],
+    )
+    silent = GaugeMetricFamily(
+        "registry_peer_silence_seconds", "Seconds since a peer was last heard from", labels=["peer"]
+    )
+    for region, lag, seconds in row.peers or []:
+        behind.add_metric([region], float(lag))
+        silent.add_metric([region], float(seconds))
+    pending = GaugeMetricFamily(
+        "registry_regulator_pending", "Sanction notifications not yet delivered to a regulator", labels=["regulator"]
+    )
+    failed = GaugeMetricFamily(
+        "registry_regulator_failed", "Notifications given up after the 3-day horizon", labels=["regulator"]
+    )
+    for name, waiting, given_up in row.regulators or []:
+        pending.add_metric([name], float(waiting))
+        failed.add_metric([name], float(given_up))
+    return [head, behind, silent, pending, failed]
 
 
 class _Once:
@@ -132,10 +166,10 @@ async def render_metrics(db: Database, node_region: str) -> bytes:
         body = generate_latest(registry)
     else:
         body = generate_latest(REGISTRY)
-    head = await _event_log_head(db, node_region)
-    if head is not None:
+    families = await _federation_gauges(db, node_region)
+    if families:
         once = CollectorRegistry()
-        once.register(_Once(head))
+        once.register(_Once(*families))
         body += generate_latest(once)
     return body
 
@@ -244,9 +278,7 @@ def internal_error_extensions(request_id: str) -> dict[str, str]:
 
 async def _internal_error(send: Send, request_id: str) -> None:
     body = {"errors": [{"message": "Unexpected error.", "extensions": internal_error_extensions(request_id)}]}
-    await send(
-        {"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"application/json")]}
-    )
+    await send({"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
 
@@ -320,9 +352,7 @@ def _observe(record: RequestRecord, execution: ExecutionContext) -> None:
     data = getattr(result, "data", None)
     if getattr(result, "errors", None):
         record.outcome = "user_error"  # a bug marks the record itself (see anonymise_error)
-    elif isinstance(data, dict) and any(
-        isinstance(value, dict) and value.get("userErrors") for value in data.values()
-    ):
+    elif isinstance(data, dict) and any(isinstance(value, dict) and value.get("userErrors") for value in data.values()):
         record.outcome = "user_error"
     else:
         record.outcome = "ok"

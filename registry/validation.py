@@ -8,9 +8,11 @@ import operator
 import re
 from datetime import date
 
-INSTITUTION_CODE = re.compile(r"[HP]\d{11}")
+# [0-9], not \d: \d also matches other scripts' digits (٥, ５).
+INSTITUTION_CODE = re.compile(r"[HP][0-9]{11}")
 PRACTITIONER_CODE = re.compile(r"[A-Za-z0-9]{1,20}")
-REGION_CODE = re.compile(r"\d{6}")
+RESIDENT_ID = re.compile(r"[0-9]{17}[0-9Xx]")
+REGION_CODE = re.compile(r"[0-9]{6}")
 # GB/T 2260 province-level prefixes.
 PROVINCES = frozenset(
     [
@@ -81,7 +83,7 @@ def region_prefix(code: str) -> str:
 
 def is_resident_id(number: str) -> bool:
     """An 18-character resident ID (GB 11643): region, valid birth date, ISO 7064 MOD 11-2 check character."""
-    if len(number) != 18 or not number[:17].isdigit() or number[:2] not in PROVINCES:
+    if not RESIDENT_ID.fullmatch(number) or number[:2] not in PROVINCES:
         return False
     try:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +16,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from registry import tokens
 from registry.app import create_app
-from registry.auth import Actor, Role, issue_token, load_key
+from registry.auth import Actor, Role, SigningKey, issue_token
 from registry.config import Settings
 from registry.db import Database, create_database, embedded_server, make_engine, sqlalchemy_url
 from registry.migrate import upgrade
@@ -68,10 +70,10 @@ class Client:
     """Sends GraphQL documents over HTTP, with a bearer token, as a client would."""
 
     http: httpx.AsyncClient
-    key: bytes
+    key: SigningKey
 
     def token(self, role: str, **scope: str) -> str:
-        return issue_token(self.key, Actor(Role(role), **scope), ttl=timedelta(hours=1))
+        return issue_token(self.key, Actor(Role(role), **scope), ttl=timedelta(hours=1)).token
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -97,9 +99,17 @@ class Client:
         return body["data"]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(db: Database, settings: Settings) -> AsyncIterator[Client]:
+@asynccontextmanager
+async def app_client(db: Database, settings: Settings) -> AsyncIterator[Client]:
+    """The app with these settings on `db`, with a signing key of its own (rolled back with the rest)."""
+    key = await tokens.rotate_key(db)
     app = create_app(settings, db)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
-        yield Client(http, load_key(settings.keys_dir, "token.key"))
+        yield Client(http, key)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(db: Database, settings: Settings) -> AsyncIterator[Client]:
+    async with app_client(db, settings) as client:
+        yield client

@@ -11,7 +11,7 @@ from graphql import GraphQLError
 from registry.access import Verdict
 from registry.errors import Code, Problem, UserErrors
 
-from .mapping import graphql_path
+from .mapping import argument_path, graphql_path
 
 ErrorCode = strawberry.enum(Code, name="UserErrorCode", description="Stable, machine-readable error codes.")
 
@@ -39,7 +39,18 @@ async def attempt(use_case: Awaitable[T]) -> tuple[T | None, list[UserError]]:
 
 
 def query_error(problem: Problem) -> GraphQLError:
-    return GraphQLError(problem.message, extensions={"code": str(problem.code)})
+    """A query's failure: its stable code and, when an argument is at fault, that argument's path."""
+    extensions: dict[str, object] = {"code": str(problem.code)}
+    if problem.field:
+        extensions["field"] = argument_path(problem.field)
+    return GraphQLError(problem.message, extensions=extensions)
+
+
+def refuse(*problems: Problem | None) -> None:
+    """Refuse a query whose arguments are wrong, naming the first at fault."""
+    for problem in problems:
+        if problem is not None:
+            raise query_error(problem)
 
 
 async def answer(read: Awaitable[T]) -> T:

@@ -13,22 +13,32 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
 from registry import clock
-from registry.auth import Actor, InvalidToken, read_token
+from registry.auth import Actor, InvalidToken
 from registry.db import Database
+from registry.disclosures import DisclosureLog
+from registry.eligibility import service as eligibility
 from registry.federation import status
 from registry.node import Node
 from registry.points import queries as points
+from registry.points.models import Sanction
 from registry.points.policy import PolicyBook
 from registry.points.records import PersonYear
+from registry.practitioners import queries as practitioners
+from registry.practitioners.models import Affiliation
+from registry.tokens import Keyring
+
+from .limits import RateLimiter
 
 
 @dataclass
 class Services:
     db: Database
     node: Node
-    token_key: bytes
+    tokens: Keyring
+    disclosures: DisclosureLog
     policies: PolicyBook
-    max_batch_checks: int
+    max_batch_checks: int  # eligibility checks per request, summed over the document
+    rate_limiter: RateLimiter
     public_key: str = ""  # this node's Ed25519 public key, base64
     peer_stale_seconds: float = 300.0
 
@@ -42,6 +52,17 @@ class Context(BaseContext):
         # A person's year, replayed once per request however many of its fields are asked for.
         self.person_years = DataLoader[tuple[str, int], PersonYear](
             load_fn=lambda keys: points.person_years(services.db, services.policies, keys)
+        )
+        # A person's affiliations or sanctions asked for twice are read once; several people's in one read.
+        self.affiliations = DataLoader[str, list[Affiliation]](
+            load_fn=lambda codes: practitioners.affiliations_of(services.db, codes)
+        )
+        self.sanctions = DataLoader[str, list[Sanction]](load_fn=lambda codes: points.sanctions_of(services.db, codes))
+        # Every check a request makes field by field (`eligibility`, a practitioner's `status`), answered by one
+        # statement per round of resolvers; the same check asked twice is answered once.
+        self.eligibility = DataLoader[eligibility.Check, eligibility.Answer](
+            load_fn=lambda checks: eligibility.check(services.db, services.policies, checks),
+            cache_key_fn=eligibility.Check.key,
         )
         self._degraded: asyncio.Task[bool] | None = None
 
@@ -62,16 +83,21 @@ class Context(BaseContext):
 Info = StrawberryInfo[Context, None]
 
 
-async def get_context(request: Request) -> Context:
+async def authenticate(request: Request) -> Actor:
+    """The actor that the request's bearer token names, or a 401. The fast path asks the same."""
     services: Services = request.app.state.services
-    if request.method == "GET":
-        return Context(services, None)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "send Authorization: Bearer TOKEN (see `registry token`)")
     try:
-        actor = read_token(services.token_key, token.strip())
+        return await services.tokens.authenticate(token.strip())
     except InvalidToken as exc:
         raise HTTPException(401, f"invalid token: {exc}") from exc
-    return Context(services, actor)
+
+
+async def get_context(request: Request) -> Context:
+    services: Services = request.app.state.services
+    if request.method == "GET":
+        return Context(services, None)
+    return Context(services, await authenticate(request))

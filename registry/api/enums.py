@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from registry.auth import Role
+from registry.disclosures import DisclosureKind
 from registry.eligibility.service import QualificationStatus
 from registry.points.enums import DecisionBasis, RecordState, Responsibility, ReviewOutcome, SanctionKind, SanctionState
 from registry.practitioners.enums import InstitutionKind, PractitionerCategory
@@ -19,17 +21,21 @@ for enum, name in (
     (SanctionKind, "SanctionKind"),
     (SanctionState, "SanctionState"),
     (QualificationStatus, "QualificationStatus"),
+    (Role, "Role"),
+    (DisclosureKind, "DisclosureKind"),
 ):
     strawberry.enum(enum, name=name)
 
 __all__ = [
     "DecisionBasis",
+    "DisclosureKind",
     "InstitutionKind",
     "PractitionerCategory",
     "QualificationStatus",
     "RecordState",
     "Responsibility",
     "ReviewOutcome",
+    "Role",
     "SanctionKind",
     "SanctionState",
 ]

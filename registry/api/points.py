@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-import base64
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.scalars import JSON
 
-from registry import access, clock
-from registry.errors import Code
+from registry import access, checks, clock
 from registry.points import commands, decisions, objections, queries, restorations, reviews
 from registry.points import models as rows
 
-from .common import UserError, allow, answer, attempt
+from . import mapping
+from .common import UserError, allow, answer, attempt, refuse
 from .context import Info
 from .eligibility import Sanction
 from .enums import DecisionBasis, Responsibility, ReviewOutcome, SanctionKind
 from .mapping import command, output
 from .practitioners import PointRecord
+
+First = Annotated[
+    int, strawberry.argument(description=f"Page size: 1 to {mapping.MAX_PAGE}; any other value is INVALID_INPUT.")
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="The `endCursor` of the previous page; any other string is INVALID_INPUT."),
+]
 
 
 @strawberry.type
@@ -71,7 +79,10 @@ class RecordDecisionInput:
     entries: list[DecisionEntryInput]
     conduct_from: date | None = None
     conduct_to: date | None = None
-    amount_involved: Decimal | None = None
+    amount_involved: Decimal | None = strawberry.field(
+        default=None,
+        description='Yuan, 0 to 99999999999999.99 with at most 2 decimals; send it as a string ("12345.60").',
+    )
 
 
 @strawberry.input
@@ -148,7 +159,7 @@ class PageInfo:
 
     @classmethod
     def of(cls, has_next: bool, last_id: int | None) -> PageInfo:
-        return cls(has_next_page=has_next, end_cursor=None if last_id is None else _cursor(last_id))
+        return cls(has_next_page=has_next, end_cursor=None if last_id is None else mapping.cursor(last_id))
 
 
 @strawberry.type
@@ -184,50 +195,45 @@ class ListFilter:
     kind: SanctionKind | None = strawberry.field(default=None, description="Sanctions only.")
 
 
-def _cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(str(row_id).encode()).decode()
-
-
-def _after(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except ValueError:
-        raise GraphQLError(
-            "`after` is not a cursor from this list", extensions={"code": str(Code.INVALID_INPUT)}
-        ) from None
-
-
 def _criteria(where: ListFilter | None, first: int, after: str | None) -> commands.ListCriteria:
-    return command(commands.ListCriteria, where or ListFilter(), first=max(1, min(first, 500)), after=_after(after))
+    criteria = command(commands.ListCriteria, where or ListFilter(), first=first, after=mapping.cursor_id(after))
+    refuse(
+        mapping.page_size(first, "first"),
+        mapping.after(after, "after"),
+        *(replace(p, field=("filter", *(p.field or ()))) for p in criteria.problems()),
+    )
+    return criteria
 
 
 @strawberry.type
 class PointsQuery:
-    @strawberry.field(description="The policy in force for a region on a day.")
+    @strawberry.field(
+        description="The policy in force for a region (6 digits of GB/T 2260) on a day (default: today); a region "
+        "that is not a GB/T 2260 code is INVALID_CODE."
+    )
     def policy(self, info: Info, region_code: str, on: date | None = None) -> Policy:
+        refuse(checks.region(region_code, "region_code"), checks.day(on, "on"))
         allow(access.read_policy(info.context.actor, region_code=region_code))
         p = info.context.policies.policy_for(region_code, on or clock.today())
         return output(Policy, p, rules=JSON(p.to_dict()))
 
     @strawberry.field(description="Decisions, newest first, within the caller's jurisdiction.")
     async def decisions(
-        self, info: Info, filter: ListFilter | None = None, first: int = 50, after: str | None = None
+        self, info: Info, filter: ListFilter | None = None, first: First = 50, after: After = None
     ) -> DecisionConnection:
         c = info.context
         page = await answer(queries.list_decisions(c.db, _criteria(filter, first, after), actor=c.actor))
-        edges = [DecisionEdge(cursor=_cursor(d.id), node=Decision.of(d, entries)) for d, entries in page.items]
+        edges = [DecisionEdge(cursor=mapping.cursor(d.id), node=Decision.of(d, entries)) for d, entries in page.items]
         last = page.items[-1][0].id if page.items else None
         return DecisionConnection(edges=edges, page_info=PageInfo.of(page.has_next, last))
 
     @strawberry.field(description="Sanctions, newest first, within the caller's jurisdiction.")
     async def sanctions(
-        self, info: Info, filter: ListFilter | None = None, first: int = 50, after: str | None = None
+        self, info: Info, filter: ListFilter | None = None, first: First = 50, after: After = None
     ) -> SanctionConnection:
         c = info.context
         page = await answer(queries.list_sanctions(c.db, _criteria(filter, first, after), actor=c.actor))
-        edges = [SanctionEdge(cursor=_cursor(s.id), node=Sanction.of(s)) for s in page.items]
+        edges = [SanctionEdge(cursor=mapping.cursor(s.id), node=Sanction.of(s)) for s in page.items]
         last = page.items[-1].id if page.items else None
         return SanctionConnection(edges=edges, page_info=PageInfo.of(page.has_next, last))
 

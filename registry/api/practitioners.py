@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import strawberry
 
 from registry import clock
+from registry.disclosures import DisclosureKind
 from registry.eligibility import service as eligibility
 from registry.points import queries as points
+from registry.points.records import PersonYear
 from registry.practitioners import affiliations, commands, institutions, queries, registration
 from registry.practitioners import models as rows
 
-from .common import UserError, answer, attempt
+from . import mapping
+from .common import UserError, answer, attempt, refuse
 from .context import Info
 from .eligibility import Sanction
 from .enums import InstitutionKind, PractitionerCategory, QualificationStatus, RecordState, Responsibility
 from .mapping import command, output
+
+Year = Annotated[
+    int,
+    strawberry.argument(
+        description=f"A calendar year, {mapping.FIRST_YEAR} to {mapping.LAST_YEAR}; any other is INVALID_INPUT."
+    ),
+]
+
+
+async def _year(info: Info, code: str, year: int) -> PersonYear:
+    refuse(mapping.year(year, "year"))
+    return await info.context.person_years.load((code, year))
 
 
 @strawberry.type
@@ -59,31 +75,31 @@ class Practitioner:
 
     @strawberry.field(description="Qualification status now.")
     async def status(self, info: Info) -> QualificationStatus:
-        check = eligibility.Check(self.code, None, clock.now())
-        return (await eligibility.check(info.context.db, info.context.policies, [check]))[0].status
+        # Through the request's loader: several people's statuses are one statement.
+        return (await info.context.eligibility.load(eligibility.Check(self.code, None, clock.now()))).status
 
     @strawberry.field
     async def affiliations(self, info: Info) -> list[Affiliation]:
-        return [output(Affiliation, a) for a in await queries.affiliations_of(info.context.db, self.code)]
+        return [output(Affiliation, a) for a in await info.context.affiliations.load(self.code)]
 
     @strawberry.field(description="The year's total after revocations, amendments and restorations.")
-    async def points(self, info: Info, year: int) -> int:
-        return (await info.context.person_years.load((self.code, year))).outcome.total
+    async def points(self, info: Info, year: Year) -> int:
+        return (await _year(info, self.code, year)).outcome.total
 
     @strawberry.field(
         description="Whether the year's points call for an interview and close supervision by the institution "
         "(where the policy has such a threshold, e.g. 6 in Tianjin). No payment effect."
     )
-    async def interview_required(self, info: Info, year: int) -> bool:
-        return (await info.context.person_years.load((self.code, year))).outcome.interview_required
+    async def interview_required(self, info: Info, year: Year) -> bool:
+        return (await _year(info, self.code, year)).outcome.interview_required
 
     @strawberry.field
-    async def point_records(self, info: Info, year: int) -> list[PointRecord]:
-        return [output(PointRecord, r) for r in (await info.context.person_years.load((self.code, year))).records]
+    async def point_records(self, info: Info, year: Year) -> list[PointRecord]:
+        return [output(PointRecord, r) for r in (await _year(info, self.code, year)).records]
 
     @strawberry.field(description="Every sanction, in every state.")
     async def sanctions(self, info: Info) -> list[Sanction]:
-        return [Sanction.of(s) for s in await points.sanctions_of(info.context.db, self.code)]
+        return [Sanction.of(s) for s in await info.context.sanctions.load(self.code)]
 
 
 @strawberry.input
@@ -148,12 +164,15 @@ class AffiliationPayload:
 class PractitionerQuery:
     @strawberry.field
     async def practitioner(self, info: Info, code: str) -> Practitioner | None:
+        refuse(mapping.code(code, "code"))
         read = points.practitioner(info.context.db, code, actor=info.context.actor, today=clock.today())
         row = await answer(read)
+        await info.context.services.disclosures.record(info.context.actor, DisclosureKind.PRACTITIONER, [code])
         return None if row is None else Practitioner.of(row)
 
     @strawberry.field
     async def institution(self, info: Info, code: str) -> Institution | None:
+        refuse(mapping.code(code, "code"))
         row = await answer(queries.institution(info.context.db, code, actor=info.context.actor))
         return None if row is None else output(Institution, row)
 

@@ -109,18 +109,20 @@ async def run_import(db: Database, node: Node, kind: str, file: Path, *, today: 
     return f"imported {done.rows:,} {kind}{unchanged} in {done.seconds:.1f} s ({rate:,.0f} rows/s){seqs}"
 
 
-def run_export(url: str, kind: str, output: Path | None) -> str | None:
+async def run_export(db: Database, kind: str, output: Path | None) -> str | None:
     """Export to `output` (written aside and renamed when complete), or to standard output; the summary line."""
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        async with db.reader() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            assert isinstance(raw, psycopg.AsyncConnection)
             if output is None:
-                export(conn, kind, sys.stdout.buffer)
+                await export(raw, kind, sys.stdout.buffer)
                 return None
             # A failed export leaves no half file behind.
             part = output.with_name(output.name + ".part")
             out: IO[bytes]
             with part.open("wb") as out:
-                rows = export(conn, kind, out)
+                rows = await export(raw, kind, out)
             part.replace(output)
     except OSError as exc:
         raise Refused(f"{exc.filename or output or 'standard output'}: {exc.strerror or exc}") from None

@@ -9,7 +9,7 @@ an empty node gives back the same file, byte for byte.
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, Any
 
 import psycopg
 
@@ -36,16 +36,16 @@ QUERIES = {
 }
 
 
-def export(conn: psycopg.Connection, what: str, out: IO[bytes]) -> int:
+async def export(conn: psycopg.AsyncConnection[Any], what: str, out: IO[bytes]) -> int:
     """Write the header and every row to `out`; return the number of rows."""
     query, columns = QUERIES[what]
     out.write((",".join(columns) + "\n").encode())
     rows = 0
-    with conn.transaction():
-        conn.execute("SET LOCAL DateStyle = 'ISO'")
-        conn.execute("SET LOCAL work_mem = '256MB'")
-        with conn.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
-            for row in copy:  # one row per block
+    async with conn.transaction():
+        await conn.execute("SET LOCAL DateStyle = 'ISO'")
+        await conn.execute("SET LOCAL work_mem = '256MB'")
+        async with conn.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+            async for row in copy:  # one row per block
                 out.write(row)
                 rows += 1
     return rows

@@ -7,15 +7,15 @@ Everything here runs inside the caller's transaction, so a fact, its envelope an
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
 
-import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import eventlog
+from registry.db import insert_many
 from registry.eventlog import OriginHead
 from registry.federation import envelope
 from registry.federation.models import Checkpoint, FeedEvent, FeedHead
@@ -23,12 +23,11 @@ from registry.federation.models import Checkpoint, FeedEvent, FeedHead
 FEED_CHANNEL = "registry_feed"  # NOTIFY after a commit that added to the feed: the leader pushes to peers
 # Big transactions (an import) still give pages that can end every so often.
 CHECKPOINT_EVERY = 500
-# From this many rows on, the feed rows go in with COPY (as an import's do); fewer go in one INSERT.
-COPY_FROM = 1000
 
 
-class Row(NamedTuple):
-    """An envelope about to take a position in the feed (a tuple: an import makes a million)."""
+@dataclass(frozen=True)
+class Row:
+    """An envelope about to take a position in the feed."""
 
     origin: str
     seq: int
@@ -59,13 +58,8 @@ async def store(session: AsyncSession, rows: Sequence[Row], checkpoints: Sequenc
         )
     ).scalar_one()
     first = last - len(rows) + 1
-    if len(rows) >= COPY_FROM:
-        await _copy(session, first, rows)
-    elif rows:
-        await session.execute(
-            insert(FeedEvent),
-            [{"position": first + i, **row._asdict()} for i, row in enumerate(rows)],
-        )
+    if rows:
+        await insert_many(session, FeedEvent, [{"position": first + i, **row.__dict__} for i, row in enumerate(rows)])
     if checkpoints:
         await session.execute(
             insert(Checkpoint)
@@ -74,17 +68,6 @@ async def store(session: AsyncSession, rows: Sequence[Row], checkpoints: Sequenc
         )
     await session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": FEED_CHANNEL, "payload": str(last)})
     return int(last)
-
-
-async def _copy(session: AsyncSession, first: int, rows: Sequence[Row]) -> None:
-    """The rows with COPY on the session's own connection (in its transaction): an import stores a million, which
-    as INSERT parameters would cost several times their sealing."""
-    connection = await (await session.connection()).get_raw_connection()
-    raw: psycopg.AsyncConnection[Any] = connection.driver_connection  # type: ignore[assignment]
-    columns = "position, origin, seq, hash, type, envelope, cut, actor"
-    async with raw.cursor().copy(f"COPY {FeedEvent.__tablename__} ({columns}) FROM STDIN") as copy:
-        for i, row in enumerate(rows):
-            await copy.write_row((first + i, *row))
 
 
 class Sealer:

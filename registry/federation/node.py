@@ -69,12 +69,17 @@ async def prepare(db: Database, data_dir: Path, region: str, identity_key_file: 
     registrations were hashed with: digests made with two keys would split one person in two.
     """
     keys_dir = data_dir / "keys"
-    key = identity.read_file(identity_key_file) if identity_key_file else identity.load_or_create(keys_dir)
     async with db.transaction() as session:
         settings = dict((await session.execute(select(NodeSetting.key, NodeSetting.value).with_for_update())).all())
         if settings.get("region", region) != region:
             raise NodeError(f"this database belongs to the node of region {settings['region']}, not {region}")
         stored = settings.get("identity_fingerprint")
+        if identity_key_file is None and stored is not None and not (keys_dir / identity.FILE).exists():
+            raise NodeError(
+                f"{keys_dir} has no identity key, and this database was set up with one: copy DATA_DIR/keys/ from a "
+                "machine that serves this database (see the README, several machines)"
+            )
+        key = identity.read_file(identity_key_file) if identity_key_file else identity.load_or_create(keys_dir)
         if stored is None and await session.scalar(select(Practitioner.code).limit(1)) is not None:
             stored = identity.fingerprint(identity.load_or_create(keys_dir))  # registered before fingerprints
         if stored is not None and stored != identity.fingerprint(key):

@@ -52,7 +52,7 @@ class RecordDecision:
             checks.text(self.case_number, 64, "case_number"),
             checks.region(self.region_code, "region_code"),
             checks.institution_code(self.institution_code, "institution_code"),
-            checks.text(self.behaviour, 4000, "behaviour"),
+            checks.text(self.behaviour, 4000, "behaviour", lines=True),
             checks.not_future(self.decided_on, today, "decided_on"),
             checks.not_future(conduct_from, today, "conduct_from"),
             checks.not_future(conduct_to, today, "conduct_to"),
@@ -64,11 +64,7 @@ class RecordDecision:
             checks.that(
                 conduct_to is None or conduct_to <= self.decided_on, "the conduct ends after the decision", "conduct_to"
             ),
-            checks.that(
-                self.amount_involved is None or self.amount_involved >= 0,
-                "the amount involved is negative",
-                "amount_involved",
-            ),
+            checks.amount(self.amount_involved, "amount_involved"),
             checks.that(bool(self.entries), "a decision scores at least one person", "entries"),
             checks.distinct(
                 [e.practitioner_code for e in self.entries], "a person appears twice in one decision", "entries"
@@ -87,13 +83,20 @@ class PointRecordKey:
     region_code: str
     practitioner_code: str
 
+    def key_problems(self) -> list[Problem]:
+        return found(
+            checks.text(self.case_number, 64, "case_number"),
+            checks.region(self.region_code, "region_code"),
+            checks.practitioner_code(self.practitioner_code, "practitioner_code"),
+        )
+
 
 @dataclass(frozen=True)
 class FileObjection(PointRecordKey):
     statement: str
 
     def problems(self) -> list[Problem]:
-        return found(checks.text(self.statement, 4000, "statement"))
+        return [*self.key_problems(), *found(checks.text(self.statement, 4000, "statement", lines=True))]
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class ReviewPoints(PointRecordKey):
 
     def problems(self, today: date) -> list[Problem]:
         amended = self.outcome is ReviewOutcome.AMENDED
-        return found(
+        return self.key_problems() + found(
             checks.that(not amended or self.points is not None, "an amendment gives the new points", "points"),
             checks.that(
                 amended or (self.points is None and self.suspension_months is None),
@@ -115,7 +118,7 @@ class ReviewPoints(PointRecordKey):
             ),
             checks.points(self.points, "points"),
             checks.months(self.suspension_months, "suspension_months"),
-            checks.text(self.reason, 4000, "reason"),
+            checks.text(self.reason, 4000, "reason", lines=True),
             checks.not_future(self.reviewed_on, today, "reviewed_on"),
         )
 
@@ -129,7 +132,8 @@ class RecordRestoration:
 
     def problems(self, today: date) -> list[Problem]:
         return found(
-            checks.text(self.activity, 2000, "activity"),
+            checks.practitioner_code(self.practitioner_code, "practitioner_code"),
+            checks.text(self.activity, 2000, "activity", lines=True),
             checks.region(self.region_code, "region_code"),
             checks.not_future(self.restored_on, today, "restored_on"),
         )
@@ -149,3 +153,11 @@ class ListCriteria:
     kind: SanctionKind | None = None  # sanctions only
     first: int = 50
     after: int | None = None
+
+    def problems(self) -> list[Problem]:
+        return found(
+            None if self.region_code is None else checks.region(self.region_code, "region_code"),
+            None if self.institution_code is None else checks.institution_code(self.institution_code, "institution_code"),
+            checks.day(self.from_date, "from_date"),
+            checks.day(self.to_date, "to_date"),
+        )

@@ -89,7 +89,12 @@ class EndAffiliation:
     ends_on: date  # the last day of the affiliation
 
     def problems(self) -> list[Problem]:
-        return []  # any codes and any day: an affiliation that does not match is UNKNOWN_AFFILIATION
+        # Well-formed codes and any day in the calendar: an affiliation that does not match is UNKNOWN_AFFILIATION.
+        return found(
+            checks.practitioner_code(self.practitioner_code, "practitioner_code"),
+            checks.institution_code(self.institution_code, "institution_code"),
+            checks.day(self.ends_on, "ends_on"),
+        )
 
 
 @dataclass(frozen=True)
@@ -99,4 +104,8 @@ class DeregisterPractitioner:
     reason: str
 
     def problems(self) -> list[Problem]:
-        return found(checks.text(self.reason, 2000, "reason"))
+        return found(
+            checks.practitioner_code(self.practitioner_code, "practitioner_code"),
+            checks.day(self.ends_on, "ends_on"),
+            checks.text(self.reason, 2000, "reason", lines=True),
+        )

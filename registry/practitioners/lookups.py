@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.errors import Code, UserErrors, fail
@@ -33,11 +33,19 @@ async def institutions(session: AsyncSession, codes: Sequence[str]) -> dict[str,
     return {row.code: row for row in rows}
 
 
+# The locks are taken in the order of their keys, so that two transactions never wait for each other.
+LOCK_PEOPLE = text("""
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT DISTINCT hashtextextended('person:' || c, 0) AS k FROM unnest(CAST(:codes AS text[])) c ORDER BY k) keys
+""")
+
+
 async def lock_codes(session: AsyncSession, codes: Iterable[str]) -> None:
-    """Serialise the use cases (and the replicas applied) of these people until commit, in a fixed order so that two
-    transactions never wait for each other. An advisory lock, so that it works before the person's row exists."""
-    for code in sorted(set(codes)):
-        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended("person:" + code, 0))))
+    """Serialise the use cases (and the replicas applied) of these people until commit: one statement, however
+    many people. An advisory lock, so that it works before the person's row exists."""
+    wanted = list(set(codes))
+    if wanted:
+        await session.execute(LOCK_PEOPLE, {"codes": wanted})
 
 
 async def lock_people(session: AsyncSession, codes: Sequence[str]) -> dict[str, Practitioner]:

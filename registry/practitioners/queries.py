@@ -3,6 +3,8 @@ them, in `registry.points.queries`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
 from registry import access
@@ -17,12 +19,14 @@ async def institution(db: Database, code: str, *, actor: Actor) -> Institution |
         return await session.get(Institution, code)
 
 
-async def affiliations_of(db: Database, code: str) -> list[Affiliation]:
-    """Every affiliation of a person, in order (read as part of their record, which the caller may read)."""
+async def affiliations_of(db: Database, codes: Sequence[str]) -> list[list[Affiliation]]:
+    """Every affiliation of each person, in order, in one read (part of their record, which the caller may read)."""
+    found: dict[str, list[Affiliation]] = {code: [] for code in codes}
     async with db.transaction() as session:
-        rows = await session.scalars(
+        for row in await session.scalars(
             select(Affiliation)
-            .where(Affiliation.practitioner_code == code)
+            .where(Affiliation.practitioner_code.in_(codes))
             .order_by(Affiliation.starts_on, Affiliation.id)
-        )
-        return list(rows)
+        ):
+            found[row.practitioner_code].append(row)
+    return [found[code] for code in codes]

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db import insert_many
 from registry.facts import Issued
 from registry.practitioners.facts import (
     AffiliationAdded,
@@ -36,28 +37,29 @@ async def institutions(session: AsyncSession, items: Sequence[tuple[InstitutionR
     for fact, at in items:
         if fact.code not in first or (at.origin, at.seq) < (first[fact.code][1].origin, first[fact.code][1].seq):
             first[fact.code] = (fact, at)
-    stmt = insert(Institution)
     columns = ("name", "kind", "region_code", "origin", "origin_seq")
-    await session.execute(
-        stmt.on_conflict_do_update(
+
+    def lowest_wins(stmt: Insert) -> Insert:
+        return stmt.on_conflict_do_update(
             index_elements=["code"],
             set_={name: getattr(stmt.excluded, name) for name in columns},
             where=tuple_(stmt.excluded.origin, stmt.excluded.origin_seq)
             < tuple_(Institution.origin, Institution.origin_seq),
-        ),
-        [
-            {
-                "code": fact.code,
-                "name": fact.name,
-                "kind": fact.kind,
-                "region_code": fact.region_code,
-                "registered_by": at.by,
-                "origin": at.origin,
-                "origin_seq": at.seq,
-            }
-            for fact, at in first.values()
-        ],
-    )
+        )
+
+    rows = [
+        {
+            "code": fact.code,
+            "name": fact.name,
+            "kind": fact.kind,
+            "region_code": fact.region_code,
+            "registered_by": at.by,
+            "origin": at.origin,
+            "origin_seq": at.seq,
+        }
+        for fact, at in first.values()
+    ]
+    await insert_many(session, Institution, rows, lowest_wins)
 
 
 async def registration(session: AsyncSession, fact: PractitionerRegistered, at: Issued) -> None:
@@ -76,17 +78,15 @@ async def registrations(session: AsyncSession, items: Sequence[tuple[Practitione
         if fact.code in twice:  # one statement cannot touch a row twice: these go one by one
             await _upsert_people(session, [(fact, at)])
     await _upsert_people(session, [(fact, at) for fact, at in items if fact.code not in twice])
-    await session.execute(
-        insert(Registration),
-        [{"practitioner_code": fact.code, "starts_on": fact.registered_on, **at.columns()} for fact, at in items],
-    )
+    periods = [{"practitioner_code": fact.code, "starts_on": fact.registered_on, **at.columns()} for fact, at in items]
+    await insert_many(session, Registration, periods)
     affiliations = [
         {"practitioner_code": fact.code, "institution_code": code, "starts_on": fact.registered_on, **at.columns()}
         for fact, at in items
         for code in fact.institution_codes
     ]
     if affiliations:
-        await session.execute(insert(Affiliation), affiliations)
+        await insert_many(session, Affiliation, affiliations)
     for code in sorted(seen_before | twice):
         await recompute_periods(session, code)
 
@@ -95,11 +95,15 @@ async def _upsert_people(session: AsyncSession, items: Sequence[tuple[Practition
     """The person's fields from their latest registration by (registered_on, origin, seq)."""
     if not items:
         return
-    stmt = insert(Practitioner)
     columns = ("name", "category", "region_code", "id_hash", "id_masked", "registered_on", "origin", "origin_seq")
-    newer = tuple_(stmt.excluded.registered_on, stmt.excluded.origin, stmt.excluded.origin_seq) > tuple_(
-        Practitioner.registered_on, Practitioner.origin, Practitioner.origin_seq
-    )
+
+    def latest_wins(stmt: Insert) -> Insert:
+        newer = tuple_(stmt.excluded.registered_on, stmt.excluded.origin, stmt.excluded.origin_seq) > tuple_(
+            Practitioner.registered_on, Practitioner.origin, Practitioner.origin_seq
+        )
+        set_ = {name: getattr(stmt.excluded, name) for name in columns}
+        return stmt.on_conflict_do_update(index_elements=["code"], set_=set_, where=newer)
+
     rows = [
         {
             "code": fact.code,
@@ -114,10 +118,7 @@ async def _upsert_people(session: AsyncSession, items: Sequence[tuple[Practition
         }
         for fact, at in items
     ]
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["code"], set_={name: getattr(stmt.excluded, name) for name in columns}, where=newer
-    )
-    await session.execute(upsert, rows)
+    await insert_many(session, Practitioner, rows, latest_wins)
 
 
 async def deregistration(session: AsyncSession, fact: PractitionerDeregistered, at: Issued) -> None:

@@ -65,8 +65,9 @@ def operations_document() -> str:
 class GraphiQLRouter(GraphQLRouter[Any, Any]):
     """strawberry's router, with our GraphiQL page and its assets at {prefix}/static/NAME."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, show_schema: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.show_schema = show_schema  # off with introspection (REGISTRY_INTROSPECTION=false): the page has none
         self.add_api_route("/static/{name}", self.asset, methods=["GET"], include_in_schema=False)
 
     async def asset(self, name: str) -> FileResponse:
@@ -91,7 +92,7 @@ class GraphiQLRouter(GraphQLRouter[Any, Any]):
         config |= {
             "defaultQuery": document,
             "headers": json.dumps({"Authorization": TOKEN_HEADER}, indent=2),
-            "schema": self.introspection,
+            "schema": self.introspection if self.show_schema else None,
         }
         # "<" escaped, so no text in the JSON can close the <script> element that carries it.
         data = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")

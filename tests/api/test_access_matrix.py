@@ -26,10 +26,10 @@ from graphql import GraphQLObjectType, build_schema
 from jwt.utils import base64url_encode
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from registry import access
+from registry import access, tokens
 from registry.access import CASE, MATRIX, NO_VALID_TOKEN, PRINCIPALS, UNKNOWN, H, P, Q, Row, Y
 from registry.app import create_app
-from registry.auth import Actor, Role, load_key
+from registry.auth import Actor, Role
 from registry.config import Settings
 from registry.db import Database
 from registry.models import (
@@ -81,9 +81,10 @@ async def scene(engine: AsyncEngine, settings: Settings) -> AsyncIterator[Scene]
     async with engine.connect() as conn:
         outer = await conn.begin()
         db = Database.bound(conn)
+        key = await tokens.rotate_key(db)
         app = create_app(settings, db)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry.test") as http:
-            client = Client(http, load_key(settings.keys_dir, "token.key"))
+            client = Client(http, key)
             world = World(client)
             await world.institution(H, "520201")
             await world.institution(Y, "530101")
@@ -195,6 +196,12 @@ REQUESTS: dict[tuple[str, str], Callable[[Actor], Call]] = {
         "federationStatus",
         check=lambda principal, answer: _equal(answer["region"], "000000"),
     ),
+    ("myDisclosures", "the caller's own"): lambda actor: Call(
+        "{ myDisclosures { edges { node { role } } } }",
+        {},
+        "myDisclosures",
+        check=_answered,
+    ),
     ("decisions", "regionCode 520000"): lambda actor: Call(
         LISTING.format(root="decisions"), {"filter": {"regionCode": "520000"}}, "decisions", check=_listing
     ),
@@ -292,7 +299,7 @@ def invalid_token(kind: str, client: Client) -> str | None:
         return None
     if kind == "expired":
         then = int((datetime.now(UTC) - timedelta(hours=2)).timestamp())
-        return _resigned(national, client.key, iat=then, exp=then + 3600)
+        return _resigned(national, client.key.secret, iat=then, exp=then + 3600)
     if kind == "other key":
         return _resigned(national, secrets.token_bytes(32))
     if kind == "alg none":
@@ -408,9 +415,9 @@ async def test_the_crafted_tokens_differ_from_a_valid_one_only_where_they_say(sc
     client = scene.client
     call = REQUESTS[("institution", "H")](Actor(Role.NATIONAL))
     national = client.token("national")
-    assert (await send(client, call, _resigned(national, client.key))).status_code == 200
+    assert (await send(client, call, _resigned(national, client.key.secret))).status_code == 200
     fresh = int(datetime.now(UTC).timestamp())
-    assert (await send(client, call, _resigned(national, client.key, iat=fresh, exp=fresh + 600))).status_code == 200
+    assert (await send(client, call, _resigned(national, client.key.secret, iat=fresh, exp=fresh + 600))).status_code == 200
     own = client.token("practitioner", practitioner=P)
     assert (await send(client, call, own)).status_code == 200
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
+from registry.db import Database
+from registry.points import queries as points_queries
+from registry.practitioners import queries as practitioner_queries
 from tests import factories as f
 from tests.conftest import Client
 
@@ -84,18 +88,27 @@ async def test_ended_affiliation_counts_only_until_its_last_day(client: Client, 
     assert (gone["affiliated"], gone["eligible"]) == (False, False)
 
 
-async def test_batch_answers_in_order_with_one_query(client: Client, world: str, engine: Any) -> None:
+async def test_batch_answers_in_order_with_one_query(
+    client: Client, world: str, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     checks = [
         {"practitionerCode": P, "institutionCode": H1, "at": "2025-06-03T10:00:00+08:00"},
         {"practitionerCode": P, "institutionCode": H2, "at": "2025-06-03T10:00:00+08:00"},
         {"practitionerCode": "NOBODY", "at": "2025-06-03T10:00:00+08:00"},
         {"practitionerCode": P, "at": "2024-12-31T10:00:00+08:00"},
     ] * 250
+    # Every statement goes through SQLAlchemy (its event sees it) or through the read path, `Database.fetch`.
     statements: list[str] = []
+    fetch = Database.fetch
+
+    async def counted_fetch(self: Database, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        statements.append(sql)
+        return await fetch(self, sql, params)
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
+    monkeypatch.setattr(Database, "fetch", counted_fetch)
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
         data = await client.op("Eligibilities", {"checks": checks}, token=world)
@@ -110,7 +123,7 @@ async def test_batch_answers_in_order_with_one_query(client: Client, world: str,
         (False, "NOT_REGISTERED", None),
     ]
     assert answers[4:8] == answers[:4]
-    assert len([s for s in statements if "unnest" in s]) == 1
+    assert len([s for s in statements if "json_to_recordset" in s]) == 1
     assert len(statements) == 1
 
 
@@ -133,3 +146,58 @@ async def test_practitioner_cannot_check_eligibility(client: Client, world: str)
         token=client.token("practitioner", practitioner=P),
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_checks_asked_field_by_field_are_one_statement(
+    client: Client, world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[list[str]] = []
+    fetch = Database.fetch
+
+    async def counted_fetch(self: Database, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        asked.append([check["code"] for check in json.loads(params["checks"])])
+        return await fetch(self, sql, params)
+
+    monkeypatch.setattr(Database, "fetch", counted_fetch)
+    data = await client.gql(
+        """query($p: String!) {
+          a: eligibility(practitionerCode: $p, institutionCode: "H52020100001", at: "2025-06-03T10:00:00+08:00") {
+            eligible at }
+          b: eligibility(practitionerCode: $p, institutionCode: "H52020100001", at: "2025-06-03T02:00:00Z") { at }
+          c: eligibility(practitionerCode: $p, institutionCode: "H52020100001", at: "2025-06-03T10:00:00+08:00") {
+            affiliated }
+        }""",
+        {"p": P},
+        token=world,
+    )
+    # One statement: the same check (a, c) once, the same instant at another offset (b) apart.
+    assert asked == [[P, P]]
+    assert (data["a"]["at"], data["b"]["at"], data["c"]["affiliated"]) == (
+        "2025-06-03T10:00:00+08:00",
+        "2025-06-03T02:00:00+00:00",
+        True,
+    )
+
+
+async def test_a_persons_sanctions_and_affiliations_asked_twice_are_read_once(
+    client: Client, world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    for module, name in ((points_queries, "sanctions_of"), (practitioner_queries, "affiliations_of")):
+        read = getattr(module, name)
+
+        async def counted(db: Database, codes: list[str], read: Any = read, name: str = name) -> Any:
+            reads.append(name)
+            return await read(db, codes)
+
+        monkeypatch.setattr(module, name, counted)
+    data = await client.gql(
+        """query($p: String!) { practitioner(code: $p) {
+          s1: sanctions { kind } s2: sanctions { kind state }
+          a1: affiliations { institutionCode } a2: affiliations { institutionCode startsOn } } }""",
+        {"p": P},
+        token=world,
+    )
+    assert sorted(reads) == ["affiliations_of", "sanctions_of"]
+    record = data["practitioner"]
+    assert record["a1"] == [{"institutionCode": H1}] and record["s1"] == record["s2"] == []

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from registry.federation.log import COPY_FROM
 from tests.factories import resident_id
 from tests.federation.harness import Node, fresh, wait_for
 
-PEOPLE = COPY_FROM + 200  # more than one seal's INSERT takes: the feed rows go in with COPY
+PEOPLE = 1_200  # pages of 500 facts, each ending on a checkpoint
 INSTITUTIONS = [("H52020100001", "贵阳市第一人民医院", "MEDICAL_INSTITUTION", "520201"),
                 ("P52030100001", "遵义市药房", "RETAIL_PHARMACY", "520301")]  # fmt: skip
 

@@ -64,6 +64,11 @@ def eligibility(node: Node, code: str, institution: str | None = None) -> dict[s
     return dict(node.op("Eligibility", variables)["eligibility"])
 
 
+def degraded(node: Node, code: str) -> bool:
+    query = "query($c: String!) { eligibility(practitionerCode: $c) { degraded } }"
+    return bool(node.graphql(query, {"c": code})["eligibility"]["degraded"])
+
+
 def status_everywhere(network: dict[str, Node], code: str, status: str) -> None:
     for node in network.values():
         wait_for(lambda n=node: eligibility(n, code)["status"] == status, what=f"{code} {status} at {node.region}")
@@ -158,8 +163,11 @@ def test_a_barred_person_cannot_register_again_under_another_code_in_another_pro
 
 
 def test_a_node_that_was_down_catches_up_with_nothing_lost(network: dict[str, Node]) -> None:
-    guizhou, chongqing = network["520000"], network["500000"]
+    national, guizhou, chongqing = network["000000"], network["520000"], network["500000"]
     chongqing.stop()
+    # While Chongqing is down, the national node says so, and its answers say they may miss something.
+    wait_for(lambda: national.peer("500000")["state"] == "UNREACHABLE", what="Chongqing UNREACHABLE")
+    assert degraded(national, "D520201000101") is True
     codes = [f"D520201000{n}" for n in range(110, 115)]
     for n, code in enumerate(codes):
         register(guizhou, code, str(110 + n))
@@ -171,3 +179,5 @@ def test_a_node_that_was_down_catches_up_with_nothing_lost(network: dict[str, No
         assert sanctions(chongqing, code) == sanctions(guizhou, code)
     origins = {o["region"]: o["seq"] for o in chongqing.status()["origins"]}
     assert origins == {o["region"]: o["seq"] for o in guizhou.status()["origins"]}
+    wait_for(lambda: national.peer("500000")["state"] == "OK", what="Chongqing OK again")
+    assert degraded(national, "D520201000101") is False

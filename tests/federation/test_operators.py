@@ -133,6 +133,9 @@ def test_a_regulator_that_was_down_gets_every_change_once(pair: tuple[Node, Node
         assert guizhou.op("RecordDecision", {"input": decision})["recordDecision"]["userErrors"] == []
     regulators = wait_for(lambda: (r := guizhou.status()["regulators"]) and r[0]["pending"] == 3 and r, what="backlog")
     assert regulators[0]["lastDeliveredAt"] is None
+    metrics = httpx.get(f"{guizhou.url}/metrics").text
+    assert 'registry_regulator_pending{regulator="卫健委"} 3.0' in metrics
+    assert 'registry_peer_silence_seconds{peer="000000"}' in metrics
     receiver.start()
     try:
         wait_for(lambda: len(receiver.accepted_ids()) == 3, timeout=40, what="the three changes delivered")

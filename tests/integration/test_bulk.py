@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 import pytest_asyncio
@@ -23,15 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry import identity
-from registry.app import create_app
-from registry.auth import Actor, Role, issue_token, load_key
+from registry.auth import Actor, Role
 from registry.bulk import importer
 from registry.bulk.importer import RowsRejected, import_institutions, import_practitioners
 from registry.bulk.rows import BadFile
 from registry.config import Settings
 from registry.db import Database, create_database, libpq_url, make_engine
 from registry.federation import envelope
-from registry.federation.log import COPY_FROM
 from registry.federation.runtime import Federation
 from registry.migrate import upgrade
 from registry.node import Node
@@ -41,9 +38,8 @@ from registry.practitioners.facts import InstitutionRegistered, PractitionerRegi
 from registry.practitioners.institutions import register_institution
 from registry.practitioners.registration import register_practitioner
 from registry.validation import hash_resident_id, mask_resident_id
-from tests.conftest import TEST_DATA
+from tests.conftest import TEST_DATA, app_client
 from tests.factories import resident_id
-from tests.ops import DOCUMENTS
 from tests.processes import REGISTRY
 
 DATABASE = "registry_bulk"
@@ -59,7 +55,7 @@ WRITTEN = ("practitioners", "registrations", "affiliations", "events", "checkpoi
 INSTITUTIONS = [
     ("H52020100001", "贵阳市第一人民医院", "MEDICAL_INSTITUTION", "520201"),
     ("H52020100002", 'Clinic "North", Block 2', "MEDICAL_INSTITUTION", "520201"),
-    ("P52030100001", "Pharmacy\tone", "RETAIL_PHARMACY", "520301"),
+    ("P52030100001", "Pharmacy \\one\\", "RETAIL_PHARMACY", "520301"),  # backslashes: COPY escapes them
 ]
 
 
@@ -276,6 +272,7 @@ BAD_ROWS: list[tuple[str, dict[str, str], str, str | None]] = [
     ("code", {"code": "D-1"}, "INVALID_CODE", "code"),
     ("checksum", {"id_number": "52020119800101123X"}, "INVALID_ID_NUMBER", "id_number"),
     ("name", {"name": "  "}, "INVALID_INPUT", "name"),
+    ("control character", {"name": "多行\n姓名"}, "INVALID_INPUT", "name"),
     ("category", {"category": "SURGEON"}, "INVALID_INPUT", "category"),
     ("region", {"region_code": "990000"}, "INVALID_CODE", "region_code"),
     ("another province", {"region_code": "110101"}, "WRONG_NODE", "region_code"),
@@ -371,10 +368,10 @@ async def test_institutions_already_there_are_skipped_and_the_new_ones_take_the_
     assert [e.event.fact["code"] for e in feed(conn)[3:]] == ["H52020100005", "H52020100006"]
 
 
-async def test_a_large_import_goes_to_the_feed_with_copy_and_a_checkpoint_every_500(
+async def test_a_large_import_has_a_checkpoint_every_500_facts_in_its_feed(
     db: Database, conn: psycopg.Connection, institutions: Path, tmp_path: Path
 ) -> None:
-    people = COPY_FROM + 200
+    people = 1_200
     born = [date(1980, 1, 1) + timedelta(days=n // 1000) for n in range(people)]
     rows = [
         practitioner_row(0, code=f"D52020101{n:04d}", id_number=resident_id(birth=f"{born[n]:%Y%m%d}", serial=f"{n % 1000:03d}"))
@@ -432,8 +429,8 @@ def registry(node: tuple[Path, dict[str, str]], *args: str) -> subprocess.Comple
 def test_import_export_round_trip(node: tuple[Path, dict[str, str]], conn: psycopg.Connection, tmp_path: Path) -> None:
     institutions = write_csv(tmp_path / "institutions.csv", sorted(INSTITUTIONS))
     rows = [
-        practitioner_row(2, "H52020100002;H52020100001", name="多行\n姓名"),
-        practitioner_row(1, "P52030100001", name='Tab\there, "quoted"'),
+        practitioner_row(2, "H52020100002;H52020100001", name="姓名 \\N"),  # \N is COPY's null, unless escaped
+        practitioner_row(1, "P52030100001", name='Comma, "quoted"'),
     ]
     people = write_csv(tmp_path / "practitioners.csv", rows)
 
@@ -520,20 +517,16 @@ async def test_imported_people_answer_the_contract_eligibility_check(
     await import_people(db, write_csv(tmp_path / "p.csv", [practitioner_row(1)]))
     settings = Settings(data_dir=TEST_DATA / "node-bulk-app", database_url=url, federation_worker=False)
     app_db = Database(make_engine(url))
-    app = create_app(settings, app_db)
-    token = issue_token(load_key(settings.keys_dir, "token.key"), Actor(Role.NATIONAL), ttl=timedelta(minutes=5))
     variables = {
         "practitionerCode": "D520201000001",
         "institutionCode": "H52020100001",
         "at": "2025-03-01T10:00:00+08:00",
     }
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://node") as http:
-            body = {"query": DOCUMENTS["Eligibility"], "operationName": "Eligibility", "variables": variables}
-            response = await http.post("/graphql", json=body, headers={"Authorization": f"Bearer {token}"})
+        async with app_client(app_db, settings) as client:
+            answer = (await client.op("Eligibility", variables, token=client.token("national")))["eligibility"]
     finally:
         await app_db.dispose()
-    answer = response.json()["data"]["eligibility"]
     assert (answer["eligible"], answer["status"], answer["affiliated"]) == (True, "NORMAL", True)
 
 

@@ -111,9 +111,43 @@ def test_migrate_makes_the_data_directory_private(node_dir: Path, database_url: 
     assert stat.S_IMODE(node_dir.stat().st_mode) == 0o700
 
 
-def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    [sub] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    return dict(sub.choices)
+def _subcommands(parser: argparse.ArgumentParser | None = None, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand by its full name ("token revoke" included)."""
+    found = {}
+    for action in (parser or build_parser())._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[prefix + name] = sub
+                found |= _subcommands(sub, f"{prefix}{name} ")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["token", "--role", "national"], "token"),
+        (["token", "revoke", "abc"], "token revoke"),
+        (["token", "rotate-key"], "token rotate-key"),
+        (["token", "keys"], "token keys"),
+        (["audit", "verify"], "audit verify"),
+    ],
+)
+def test_token_and_audit_commands_refuse_a_folder_where_no_node_was_set_up(
+    node_dir: Path, args: list[str], name: str
+) -> None:
+    """They never make a key (or a database) of their own: a token made there would be refused by every node."""
+    line = one_line_failure(run(*args, "--data-dir", str(node_dir)))
+    assert line.startswith(f"registry {name}: no node was ever set up in {node_dir}: "), line
+    assert not node_dir.exists()
+
+
+def test_token_lifetime_and_role_are_checked_before_anything_else(node_dir: Path) -> None:
+    too_long = one_line_failure(run("token", "--data-dir", str(node_dir), "--role", "national", "--hours", "721"))
+    assert too_long == "registry token: --hours=721: a token is valid for 1 to 720 hours"
+    assert "--role is required" in one_line_failure(run("token", "--data-dir", str(node_dir)))
+    setting = one_line_failure(run("token", "--role", "national", env={"REGISTRY_TOKEN_TTL_HOURS": "721"}))
+    assert "REGISTRY_TOKEN_TTL_HOURS='721'" in setting
+    assert not node_dir.exists()
 
 
 def test_every_option_has_help() -> None:

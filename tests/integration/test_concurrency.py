@@ -83,7 +83,7 @@ async def test_concurrent_decisions_for_one_person_both_count(engine: AsyncEngin
         decide(db, institution, "b", date(2025, 3, 2), [(person, 5)]),
     )
     assert await year_points(db, person) == 10
-    sanctions = await queries.sanctions_of(db, person)
+    [sanctions] = await queries.sanctions_of(db, [person])
     assert [(s.kind, s.state, s.starts_on) for s in sanctions] == [
         (SanctionKind.SUSPENSION, SanctionState.VALID, date(2025, 3, 2))
     ]

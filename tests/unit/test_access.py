@@ -66,6 +66,7 @@ MATRIX: list[tuple[Callable[..., access.Verdict], dict[str, Any], set[str]]] = [
     (access.read_policy, {"region_code": "520201"}, EVERYONE),
     (access.check_eligibility, {}, EVERYONE - {"practitioner", "other practitioner"}),
     (access.read_federation_status, {}, {"national"}),
+    (access.read_own_disclosures, {}, {"practitioner", "other practitioner"}),
     (
         access.list_decisions,
         {"region_code": "520201", "institution_code": None},
