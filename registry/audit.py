@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import rfc8785
 from sqlalchemy import ARRAY, CheckConstraint, SmallInteger, String, Text, event, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from registry import clock
 from registry.auth import Actor
+from registry.canonical import canonical
 from registry.db import Base, Database, EnumText, one_of
 
 GENESIS = "0" * 64  # the "previous hash" of the first row
@@ -83,7 +83,7 @@ class Entry:
 
 def digest(value: Any) -> str:
     """SHA-256 (hex) of the RFC 8785 canonical JSON of a JSON value."""
-    return hashlib.sha256(rfc8785.dumps(value)).hexdigest()
+    return hashlib.sha256(canonical(value)).hexdigest()
 
 
 def _content(row: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from registry import clock
 from registry.auth import Actor
-from registry.db import Base, Database, EnumText, one_of
+from registry.db import Base, Database, EnumText, is_unavailable, one_of
 
 MAX_PENDING = 100_000
 MAX_CODE = 20  # characters of a practitioner code; a longer string names nobody
@@ -101,8 +101,11 @@ class DisclosureLog:
             await asyncio.sleep(self.flush_seconds or 1)
             try:
                 await self.flush()
-            except Exception:
-                log.warning("disclosures: writing failed; trying again", pending=len(self._pending), exc_info=True)
+            except Exception as exc:  # a database that is down is said in one line; anything else with its traceback
+                pending = len(self._pending)
+                log.warning(
+                    "disclosures: writing failed; trying again", pending=pending, exc_info=not is_unavailable(exc)
+                )
 
     async def _write(self, reads: list[_Read]) -> None:
         """One COPY for all of them: a tenth of the CPU of a many-row INSERT through the ORM."""

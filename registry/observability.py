@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
-from registry.db import Database
+from registry.db import Database, is_unavailable
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -121,8 +121,8 @@ async def _federation_gauges(db: Database, node_region: str) -> list[GaugeMetric
     try:
         async with db.reader() as conn:
             row = (await conn.execute(_FEDERATION)).one()
-    except Exception:
-        log.warning("metrics: the feed and its peers could not be read", exc_info=True)
+    except Exception as exc:
+        log.warning("metrics: the feed and its peers could not be read", exc_info=not is_unavailable(exc))
         return []
     head = GaugeMetricFamily(
         "registry_event_log_head", "The newest position of the node's feed", labels=["node_region"]

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.auth import Actor, Issued, SigningKey, UnknownKey, issue_token, read_token
 from registry.clock import now
-from registry.db import Base, Database, libpq_url
+from registry.db import Base, Database, is_unavailable, libpq_url
 
 CHANNEL = "registry_tokens"
 REFRESH_SECONDS = 5.0
@@ -236,8 +236,9 @@ class Keyring:
                 await self._listen(url)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("token keys: listening for changes failed; refreshing every few seconds", exc_info=True)
+            except Exception as exc:  # a database that is down is said in one line; anything else with its traceback
+                message = "token keys: listening for changes failed; refreshing every few seconds"
+                log.warning(message, exc_info=not is_unavailable(exc))
             await asyncio.sleep(self.refresh_seconds)
             with suppress(Exception):
                 await self.refresh()

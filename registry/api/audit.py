@@ -24,6 +24,7 @@ from strawberry.types.base import has_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
 from registry import audit
+from registry.db import is_unavailable
 
 from .context import Info
 
@@ -42,8 +43,9 @@ class Audited(FieldExtension):
             entry.outcome, entry.error_codes = audit.Outcome.ERROR, [str(code or "INTERNAL")]
             try:
                 await audit.write(context.db, entry)
-            except Exception:
-                log.exception("audit: a failed mutation could not be recorded", operation=entry.operation)
+            except Exception as failure:  # a database that is down is said in one line; a bug with its traceback
+                message = "audit: a failed mutation could not be recorded"
+                log.warning(message, operation=entry.operation, exc_info=not is_unavailable(failure))
             raise
         if not entry.written:
             errors = getattr(payload, "user_errors", None)

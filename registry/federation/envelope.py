@@ -25,15 +25,15 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from registry.canonical import MAX_INT, NotCanonical
+from registry.canonical import canonical as canonical_json
 from registry.validation import is_region_code
 
 NATIONAL = "000000"
 GENESIS = "0" * 64  # the `prev` of an origin's first event
 WIRE_VERSIONS = frozenset({1})
-MAX_INT = 2**53 - 1  # RFC 8785 numbers are IEEE doubles: larger integers have no exact form
 MAX_EVENT_BYTES = 256 * 1024  # about 2,500 entries of one decision; the origin refuses to seal more
 MAX_CHECKPOINT_BYTES = 512
-MAX_DEPTH = 8  # a decision's entries sit at depth 3
 
 # The fields of each fact type, as COMMON's wire form lists them; `node.key` is published by the national node.
 FACT_FIELDS: Mapping[str, frozenset[str]] = {
@@ -88,7 +88,6 @@ NODE_KEY = "node.key"
 _EVENT_KEYS = frozenset({"v", "origin", "seq", "prev", "type", "fact"})
 _CHECKPOINT_KEYS = frozenset({"origin", "seq", "hash", "sig"})
 _HASH = re.compile(r"[0-9a-f]{64}")
-_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
 class Reason(StrEnum):
@@ -162,44 +161,11 @@ class Verified:
 
 
 def canonical(obj: object) -> bytes:
-    """RFC 8785 bytes of obj, which holds only dicts with ASCII str keys, lists, str, int, bool and None."""
-    problem = _problem(obj, 0)
-    if problem is not None:
-        raise EnvelopeError(Reason.BAD_SCHEMA, f"${problem[0]}: {problem[1]}")
+    """RFC 8785 bytes of obj (see `registry.canonical`); EnvelopeError(BAD_SCHEMA) for what has no such form."""
     try:
-        return orjson.dumps(obj, option=_ORJSON)
-    except orjson.JSONEncodeError as e:  # a str with a lone surrogate is not Unicode text
-        raise EnvelopeError(Reason.BAD_SCHEMA, f"not serialisable: {e}") from None
-
-
-# Exact types: subclasses (str or int enums) and other types would serialise differently or not at all.
-_LEAVES = frozenset({str, bool, type(None)})
-
-
-def _problem(value: object, depth: int) -> tuple[str, str] | None:
-    """The path and nature of the first value canonical() cannot take, if any. Paths are built only on failure:
-    this walk runs on every event sent and received."""
-    kind = type(value)
-    if kind in _LEAVES:
-        return None
-    if kind is int and isinstance(value, int):
-        return None if -MAX_INT <= value <= MAX_INT else ("", "integer beyond ±(2**53-1)")
-    if depth >= MAX_DEPTH:
-        return ("", f"nested deeper than {MAX_DEPTH}")
-    if kind is dict and isinstance(value, dict):
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii():
-                return ("", f"keys are ASCII strings, not {key!r}")
-            if type(item) not in _LEAVES and (found := _problem(item, depth + 1)):
-                return (f".{key}{found[0]}", found[1])
-        return None
-    if kind is list and isinstance(value, list):
-        for i, item in enumerate(value):
-            if type(item) not in _LEAVES and (found := _problem(item, depth + 1)):
-                return (f"[{i}]{found[0]}", found[1])
-        return None
-    hint = "; send decimals as strings" if kind is float else ""
-    return ("", f"a {kind.__name__} has no canonical form here{hint}")
+        return canonical_json(obj)
+    except NotCanonical as exc:
+        raise EnvelopeError(Reason.BAD_SCHEMA, str(exc)) from None
 
 
 def digest(raw: bytes) -> str:

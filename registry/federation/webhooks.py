@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from standardwebhooks import Webhook
 
+from registry.canonical import canonical
 from registry.db import Base, Database
-from registry.federation.envelope import canonical
 from registry.federation.regulators import Regulator, signing_key
 from registry.points.changes import SanctionChange
 from registry.practitioners.models import Practitioner

@@ -19,7 +19,7 @@ import psycopg
 from sqlalchemy import select
 
 from registry import clock
-from registry.db import Database
+from registry.db import Database, is_unavailable
 from registry.federation import inbox
 from registry.federation.client import NotAPage, PeerClient, Unreachable
 from registry.federation.log import FEED_CHANNEL
@@ -105,8 +105,8 @@ class Worker:
             self._committed.clear()
             try:
                 delay = await duty()
-            except Exception:  # a duty's bug must not stop the others; it is logged with its traceback
-                log.exception("federation duty failed")
+            except Exception as exc:  # a duty's bug must not stop the others; it is logged with its traceback
+                log.warning("federation duty failed: %s", exc, exc_info=not is_unavailable(exc))
                 delay = self._interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._committed.wait(), timeout=delay)

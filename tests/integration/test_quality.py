@@ -36,3 +36,46 @@ def test_import_direction() -> None:
 def test_types_check() -> None:
     done = subprocess.run([str(BIN / "mypy")], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_package_imports_only_what_it_installs() -> None:
+    """Every third-party module `registry` imports comes from a runtime dependency, not a test extra: a fresh
+    `pip install -e .` (the README's first command) must run it."""
+    import ast
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, packages_distributions, requires
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(line) for line in project["dependencies"]]
+    # What those install, transitively, with the extras asked for (uvicorn[standard] brings uvloop…).
+    closure: set[str] = set()
+    while wanted:
+        req = wanted.pop()
+        name = req.name.lower().replace("_", "-")
+        if name in closure:
+            continue
+        closure.add(name)
+        try:
+            lines = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        for line in lines:
+            sub = Requirement(line)
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in ["", *sorted(req.extras)]):
+                wanted.append(sub)
+    providers = packages_distributions()
+    missing = set()
+    for path in (ROOT / "registry").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "registry":
+                    continue
+                if not {d.lower().replace("_", "-") for d in providers.get(top, [])} & closure:
+                    missing.add(f"{path.relative_to(ROOT)}: {top}")
+    assert not missing, f"imported but not a runtime dependency: {sorted(missing)}"
