@@ -300,7 +300,7 @@ def seal_run(origin: str, seq: int, prev: str, facts: Sequence[tuple[str, Mappin
         else:
             obj = {"v": v, "origin": origin, "seq": seq, "prev": prev, "type": kind, "fact": flat}
             try:
-                raw = orjson.dumps(obj, option=_ORJSON)
+                raw = orjson.dumps(obj, option=_FLAT_OPTIONS)
             except orjson.JSONEncodeError:  # a lone surrogate: seal() says what is wrong
                 raw = seal(origin, seq, prev, kind, fact, v).raw
             if len(raw) > MAX_EVENT_BYTES:
@@ -312,10 +312,17 @@ def seal_run(origin: str, seq: int, prev: str, facts: Sequence[tuple[str, Mappin
     return run
 
 
+# How registry.canonical writes (orjson, sorted keys, strict integers) and the values it takes as they are:
+# seal_run writes flat facts itself, without canonical()'s walk; the tests compare its bytes with seal()'s and
+# with RFC 8785's.
+_FLAT_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_FLAT_LEAVES = frozenset({str, bool, type(None)})
+
+
 def _is_flat_value(value: object) -> bool:
     """A value canonical() takes exactly as orjson writes it, with nothing inside that could change later."""
     kind = type(value)
-    return kind in _LEAVES or (kind is int and -MAX_INT <= value <= MAX_INT)  # type: ignore[operator]
+    return kind in _FLAT_LEAVES or (kind is int and -MAX_INT <= value <= MAX_INT)  # type: ignore[operator]
 
 
 def _flat_copy(fact: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -324,7 +331,7 @@ def _flat_copy(fact: Mapping[str, Any]) -> dict[str, Any] | None:
     for key, value in copy.items():
         if type(key) is not str:
             return None
-        if type(value) in _LEAVES:
+        if type(value) in _FLAT_LEAVES:
             continue
         if type(value) is list and all(_is_flat_value(item) for item in value):
             copy[key] = list(value)  # the event keeps its own list: later changes to the caller's do not reach it
