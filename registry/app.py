@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -46,6 +46,8 @@ def services_for(settings: Settings, db: Database, region: str) -> Services:
 
 
 def create_app(settings: Settings, db: Database) -> FastAPI:
+    """The node's app: GraphQL (with its fast path for the contract's eligibility checks), the peers' routes,
+    /healthz and /metrics, and, for the app's life, the background work."""
     region = network_node.resolve_region(settings.data_dir, settings.node_region)
     federation = Federation(
         region,
@@ -53,25 +55,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         settings.pull_interval_seconds,
         settings.webhook_retry_base_seconds,
     )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services: Services = app.state.services
-        await db.open_reads()
-        # Keep this process's copy of the token keys fresh, and write its disclosures every flush interval.
-        background = [asyncio.create_task(services.tokens.watch()), asyncio.create_task(services.disclosures.run())]
-        apply = replicas.Applier(services.policies)
-        worker = federation.running(db, apply) if settings.federation_worker else contextlib.nullcontext()
-        async with worker:
-            yield
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-        with suppress(Exception):  # the database may be gone; run() has logged why
-            await services.disclosures.flush()
-        await db.dispose()
-
-    app = FastAPI(title="Practitioner demerit-point registry", lifespan=lifespan)
+    app = FastAPI(title="Practitioner demerit-point registry", lifespan=_lifespan(settings, db, federation))
     services = app.state.services = services_for(settings, db, region)
     federation.attach(app, db)
     limits = {"max_depth": settings.max_query_depth, "max_tokens": settings.max_query_tokens}
@@ -82,16 +66,15 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         introspection=settings.introspection,
     )
     # GET only serves GraphiQL (and its assets): every query and mutation is a POST with a bearer token.
-    app.include_router(
-        guards.GraphQLEndpoint(
-            schema,
-            context_getter=get_context,
-            allow_queries_via_get=False,
-            graphql_ide="graphiql" if settings.graphiql else None,
-            show_schema=settings.introspection,
-        ),
-        prefix="/graphql",
+    graphiql = "graphiql" if settings.graphiql else None
+    endpoint = guards.GraphQLEndpoint(
+        schema,
+        context_getter=get_context,
+        allow_queries_via_get=False,
+        graphql_ide=graphiql,
+        show_schema=settings.introspection,
     )
+    app.include_router(endpoint, prefix="/graphql")
     guards.install(app, settings.max_body_bytes)
     # The contract's eligibility operations skip strawberry; whatever the fast path does not answer reaches it as
     # sent. Added before `install`, so the request observer (outermost) sees both paths.
@@ -119,6 +102,31 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         return JSONResponse({"status": "ok", "node": region})
 
     return app
+
+
+def _lifespan(
+    settings: Settings, db: Database, federation: Federation
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs beside the requests: this process's copy of the token keys kept fresh, its disclosures written
+    every flush interval, and the federation worker (following peers, delivering webhooks) when enabled."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services: Services = app.state.services
+        await db.open_reads()
+        background = [asyncio.create_task(services.tokens.watch()), asyncio.create_task(services.disclosures.run())]
+        apply = replicas.Applier(services.policies)
+        worker = federation.running(db, apply) if settings.federation_worker else contextlib.nullcontext()
+        async with worker:
+            yield
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        with suppress(Exception):  # the database may be gone; run() has logged why
+            await services.disclosures.flush()
+        await db.dispose()
+
+    return lifespan
 
 
 def from_environment() -> FastAPI:

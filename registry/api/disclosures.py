@@ -17,7 +17,7 @@ from .points import After, First, PageInfo
 
 @strawberry.type(description="One read of a practitioner's record or eligibility.")
 class Disclosure:
-    at: datetime
+    at: datetime = strawberry.field(description="When the read was answered.")
     kind: DisclosureKind = strawberry.field(
         description="PRACTITIONER: the record (name, masked ID, points, sanctions); ELIGIBILITY: one check; "
         "ELIGIBILITIES: a batch of checks that named the practitioner."
@@ -31,23 +31,25 @@ class Disclosure:
     )
 
 
-@strawberry.type
+@strawberry.type(description="A disclosure and its place in the listing.")
 class DisclosureEdge:
-    cursor: str
-    node: Disclosure
+    cursor: str = strawberry.field(
+        description="This item's place in the listing: send it as `after` to read on from here."
+    )
+    node: Disclosure = strawberry.field(description="The disclosure.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of disclosures, newest first.")
 class DisclosureConnection:
-    edges: list[DisclosureEdge]
-    page_info: PageInfo
+    edges: list[DisclosureEdge] = strawberry.field(description="The page's disclosures.")
+    page_info: PageInfo = strawberry.field(description="Whether another page follows, and from where.")
 
 
 @strawberry.type
 class DisclosureQuery:
     @strawberry.field(
-        description="Who read your record or eligibility, newest first (for the practitioner role). Reads answered "
-        "by other server processes appear within a second."
+        description="Who read your record or eligibility, newest first (for the practitioner role; others get "
+        "FORBIDDEN). Reads answered by other server processes appear within a second."
     )
     async def my_disclosures(self, info: Info, first: First = 50, after: After = None) -> DisclosureConnection:
         c = info.context

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 import dateutil.parser
 import strawberry
@@ -14,7 +15,7 @@ from graphql import ASTValidationRule, GraphQLError, parse, specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.schema import validate_document
-from strawberry.schema.types.base_scalars import DateTimeDefinition, wrap_parser
+from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition, DecimalDefinition, wrap_parser
 from strawberry.tools import merge_types
 
 from registry.db import is_unavailable
@@ -32,6 +33,16 @@ from .practitioners import PractitionerMutation, PractitionerQuery
 
 Query = merge_types("Query", (PractitionerQuery, EligibilityQuery, PointsQuery, FederationQuery, DisclosureQuery))
 Mutation = audited(merge_types("Mutation", (PractitionerMutation, PointsMutation)))
+# merge_types takes no description.
+Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "What a caller may read. Send `Authorization: Bearer TOKEN` (`registry token`): without a valid one, HTTP 401. A "
+    "refusal is a GraphQL error with `extensions.code` (FORBIDDEN, INVALID_INPUT, ...), and reads nothing."
+)
+Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "What a caller may change. Each mutation is one transaction: a mistake is a `userErrors` entry with a stable code, "
+    "and nothing is written. A fact about a region that another province's node serves is WRONG_NODE. Every call, "
+    "refused or not, leaves a row in the audit trail."
+)
 
 log = structlog.get_logger("registry")
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again later."
@@ -87,7 +98,21 @@ def parse_datetime(value: str) -> datetime:
     return parse_common(value) or dateutil.parser.isoparse(value)
 
 
-DateTime = dataclasses.replace(DateTimeDefinition, parse_value=wrap_parser(parse_datetime, "DateTime"))
+DateTime = dataclasses.replace(
+    DateTimeDefinition,
+    parse_value=wrap_parser(parse_datetime, "DateTime"),
+    description="A moment: ISO 8601 date and time with an offset (2025-03-10T09:30:00+08:00). One sent without an "
+    "offset is China Standard Time, and is shown back as sent.",
+)
+Date = dataclasses.replace(
+    DateDefinition,
+    description="A calendar day in China Standard Time: YYYY-MM-DD (2025-03-10). The registry's calendar runs from "
+    "1900-01-01 to 2100-12-31; a day outside it is INVALID_INPUT.",
+)
+Money = dataclasses.replace(
+    DecimalDefinition,
+    description='An amount in yuan, as a string with 2 decimals ("12345.60"); send it as a string too.',
+)
 
 
 def build_schema(
@@ -106,7 +131,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        scalar_overrides={datetime: DateTime},
+        scalar_overrides={datetime: DateTime, date: Date, Decimal: Money},
         extensions=[
             # Parsing and validating the same documents again costs milliseconds on the hot path.
             lambda: ParserCache(maxsize=512),

@@ -132,54 +132,26 @@ async def _check_known(session: AsyncSession, origin: str, known: list[tuple[int
 
 
 async def verify_and_store(session: AsyncSession, *, peer: str, page: Page) -> list[Replica]:
-    """Verify the page against what this node holds and store its new envelopes; return the new facts in order."""
+    """Verify the page against what this node holds and store its new envelopes; return the new facts in order.
+
+    The national origin goes first: its `node.key` facts may teach the keys that verify the other origins.
+    """
     keys = await _keys(session)
     by_origin: dict[str, list[int]] = {}
     for i, event in enumerate(page.events):
         by_origin.setdefault(event.origin, []).append(i)
     heads = await log.heads(session, by_origin)
-    new_index: set[int] = set()
+    new_index: list[int] = []
     checkpoints: list[envelope.Checkpoint] = []
-    learned: list[tuple[str, str]] = []
     for origin in sorted(by_origin, key=lambda o: (o != NATIONAL, o)):
-        indexes = by_origin[origin]
-        await _check_contiguous(session, peer, origin, [page.events[i].seq for i in indexes])
-        head = heads.get(origin)
-        held = head.seq if head else 0
-        known = [i for i in indexes if page.events[i].seq <= held]
-        await _check_known(session, origin, [(page.events[i].seq, envelope.digest(page.raws[i])) for i in known])
-        fresh = [i for i in indexes if page.events[i].seq > held]
-        if not fresh:
-            continue
-        if origin not in keys:
-            raise Rejected(f"unknown origin {origin}: no key speaks for it")
-        verified = _verify(
-            origin,
-            envelope.Head(head.seq, head.hash) if head else None,
-            [page.raws[i] for i in fresh],
-            [c for c in page.checkpoints if c.origin == origin],
-            keys[origin],
+        fresh, checkpoint = await _verify_origin(
+            session, peer, page, origin, by_origin[origin], heads.get(origin), keys
         )
-        if verified.uncovered:
-            raise Rejected(f"{origin}: {verified.uncovered} events not covered by a checkpoint")
-        assert verified.checkpoint is not None
-        checkpoints.append(verified.checkpoint)
-        new_index.update(fresh)
-        if origin == NATIONAL:
-            for i in fresh:
-                if page.events[i].type == NODE_KEY:
-                    fact = page.events[i].fact
-                    region, public = str(fact["region_code"]), str(fact["public_key"])
-                    keys.setdefault(region, []).append(parse_public_key(public))
-                    learned.append((region, public))
-        last = page.events[fresh[-1]]
-        await session.execute(
-            insert(OriginHead)
-            .values(origin=origin, seq=last.seq, hash=envelope.digest(page.raws[fresh[-1]]))
-            .on_conflict_do_update(
-                index_elements=["origin"], set_={"seq": last.seq, "hash": envelope.digest(page.raws[fresh[-1]])}
-            )
-        )
+        if checkpoint is not None:
+            checkpoints.append(checkpoint)
+            new_index += fresh
+            if origin == NATIONAL:
+                await _learn_keys(session, [page.events[i] for i in fresh], keys)
     for origin, indexes in by_origin.items():
         seq = page.events[indexes[-1]].seq
         await session.execute(
@@ -187,17 +159,65 @@ async def verify_and_store(session: AsyncSession, *, peer: str, page: Page) -> l
             .values(peer=peer, origin=origin, seq=seq)
             .on_conflict_do_update(index_elements=["peer", "origin"], set_={"seq": seq})
         )
+    new_index.sort()
+    rows = _rows(page, new_index, {(c.origin, c.seq) for c in checkpoints})
+    if rows:
+        await log.store(session, rows, checkpoints)
+    return [Replica(e.origin, e.seq, e.type, e.v, e.fact) for e in (page.events[i] for i in new_index)]
+
+
+async def _verify_origin(
+    session: AsyncSession,
+    peer: str,
+    page: Page,
+    origin: str,
+    indexes: list[int],
+    head: OriginHead | None,
+    keys: dict[str, list[Ed25519PublicKey]],
+) -> tuple[list[int], envelope.Checkpoint | None]:
+    """One origin's events in the page: contiguous in the peer's feed, identical where already held, and the rest
+    continuing this node's copy of the chain under a checkpoint signed by a key of the origin. Returns the new
+    events (as page indexes) and the checkpoint that covers them (None when nothing is new); moves the head."""
+    await _check_contiguous(session, peer, origin, [page.events[i].seq for i in indexes])
+    held = head.seq if head else 0
+    known = [i for i in indexes if page.events[i].seq <= held]
+    await _check_known(session, origin, [(page.events[i].seq, envelope.digest(page.raws[i])) for i in known])
+    fresh = [i for i in indexes if page.events[i].seq > held]
+    if not fresh:
+        return [], None
+    if origin not in keys:
+        raise Rejected(f"unknown origin {origin}: no key speaks for it")
+    verified = _verify(
+        origin,
+        envelope.Head(head.seq, head.hash) if head else None,
+        [page.raws[i] for i in fresh],
+        [c for c in page.checkpoints if c.origin == origin],
+        keys[origin],
+    )
+    if verified.uncovered or verified.head is None or verified.checkpoint is None:
+        raise Rejected(f"{origin}: {verified.uncovered} events not covered by a checkpoint")
+    new_head = {"seq": verified.head.seq, "hash": verified.head.hash}
+    await session.execute(
+        insert(OriginHead)
+        .values(origin=origin, **new_head)
+        .on_conflict_do_update(index_elements=["origin"], set_=new_head)
+    )
+    return fresh, verified.checkpoint
+
+
+async def _learn_keys(
+    session: AsyncSession, events: list[envelope.Event], keys: dict[str, list[Ed25519PublicKey]]
+) -> None:
+    """The keys the national node vouches for in `node.key` facts: usable at once, and kept."""
+    learned = [(str(e.fact["region_code"]), str(e.fact["public_key"])) for e in events if e.type == NODE_KEY]
+    for region, public in learned:
+        keys.setdefault(region, []).append(parse_public_key(public))
     if learned:
         await session.execute(
             insert(NodeKey)
             .values([{"region": r, "public_key": k, "source": "learned"} for r, k in learned])
             .on_conflict_do_nothing()
         )
-    rows = _rows(page, sorted(new_index), {(c.origin, c.seq) for c in checkpoints})
-    replicas = [Replica(e.origin, e.seq, e.type, e.v, e.fact) for e in (page.events[i] for i in sorted(new_index))]
-    if rows:
-        await log.store(session, rows, checkpoints)
-    return replicas
 
 
 def _verify(

@@ -157,7 +157,9 @@ class ListCriteria:
     def problems(self) -> list[Problem]:
         return found(
             None if self.region_code is None else checks.region(self.region_code, "region_code"),
-            None if self.institution_code is None else checks.institution_code(self.institution_code, "institution_code"),
+            None
+            if self.institution_code is None
+            else checks.institution_code(self.institution_code, "institution_code"),
             checks.day(self.from_date, "from_date"),
             checks.day(self.to_date, "to_date"),
         )

@@ -66,9 +66,8 @@ class PersonYear:
     as_decided: rules.YearOutcome
 
 
-async def find_record(session: AsyncSession, key: PointRecordKey, node: Node) -> tuple[PointRecord, Decision]:
-    """The point record a case gave a person, or UNKNOWN_POINT_RECORD; WRONG_NODE when another node issued the
-    decision: only that node takes its objections and reviews, so that they reach every node in one order."""
+async def point_record(session: AsyncSession, key: PointRecordKey) -> tuple[PointRecord, Decision] | None:
+    """The point record a case gave a person, named as the contract names it, with its decision."""
     row = (
         await session.execute(
             select(PointRecord, Decision)
@@ -80,6 +79,13 @@ async def find_record(session: AsyncSession, key: PointRecordKey, node: Node) ->
             )
         )
     ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def find_record(session: AsyncSession, key: PointRecordKey, node: Node) -> tuple[PointRecord, Decision]:
+    """The point record a case gave a person, or UNKNOWN_POINT_RECORD; WRONG_NODE when another node issued the
+    decision: only that node takes its objections and reviews, so that they reach every node in one order."""
+    row = await point_record(session, key)
     if row is None:
         message = f"no points for {key.practitioner_code} in case {key.case_number} of {key.region_code}"
         raise fail(Code.UNKNOWN_POINT_RECORD, message, "case_number")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db import columns_of
 from registry.facts import Issued, digest
+from registry.points import records
 from registry.points.commands import PointRecordKey
 from registry.points.facts import DecisionRecorded, ObjectionFiled, PointsReviewed, RestorationRecorded
 from registry.points.models import Decision, Objection, PointRecord, Restoration, Review
@@ -69,20 +70,9 @@ async def decision(session: AsyncSession, fact: DecisionRecorded, at: Issued) ->
 
 
 async def record_of(session: AsyncSession, key: PointRecordKey, origin: str) -> tuple[PointRecord, Decision] | None:
-    """The point record a case of `origin` gave a person."""
-    row = (
-        await session.execute(
-            select(PointRecord, Decision)
-            .join(Decision, Decision.id == PointRecord.decision_id)
-            .where(
-                Decision.region_code == key.region_code,
-                Decision.case_number == key.case_number,
-                Decision.origin == origin,
-                PointRecord.practitioner_code == key.practitioner_code,
-            )
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
+    """The point record a case of `origin` gave a person (a case number of another node's is not this one)."""
+    found = await records.point_record(session, key)
+    return found if found is not None and found[1].origin == origin else None
 
 
 async def objection(session: AsyncSession, fact: ObjectionFiled, at: Issued) -> list[PersonYear]:
@@ -102,31 +92,12 @@ async def review(session: AsyncSession, fact: PointsReviewed, at: Issued) -> lis
         log.warning("review %s#%s names no record of its origin", at.origin, at.seq)
         return []
     record, decided = found
-    session.add(
-        Review(
-            point_record_id=record.id,
-            outcome=fact.outcome,
-            points=fact.points,
-            suspension_months=fact.suspension_months,
-            reviewed_on=fact.reviewed_on,
-            reason=fact.reason,
-            **at.columns(),
-        )
-    )
+    session.add(Review(**columns_of(Review, fact), point_record_id=record.id, **at.columns()))
     await session.flush()
     return [(fact.practitioner_code, decided.decided_on.year)]
 
 
 async def restoration(session: AsyncSession, fact: RestorationRecorded, at: Issued) -> list[PersonYear]:
-    session.add(
-        Restoration(
-            practitioner_code=fact.practitioner_code,
-            region_code=fact.region_code,
-            activity=fact.activity,
-            restored_on=fact.restored_on,
-            points=fact.points,
-            **at.columns(),
-        )
-    )
+    session.add(Restoration(**columns_of(Restoration, fact), **at.columns()))
     await session.flush()
     return [(fact.practitioner_code, fact.restored_on.year)]

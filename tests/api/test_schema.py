@@ -7,7 +7,19 @@ from enum import StrEnum
 from pathlib import Path
 
 import pytest
-from graphql import OperationDefinitionNode, build_schema, parse, validate
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    build_schema,
+    parse,
+    specified_directives,
+    specified_scalar_types,
+    validate,
+)
 from sqlalchemy import text
 from strawberry.types.enum import StrawberryEnumDefinition
 
@@ -27,6 +39,66 @@ def test_committed_schema_matches_the_code() -> None:
     assert SDL.read_text(encoding="utf-8") == schema.as_str() + "\n", (
         "graphql/schema.graphql drifted: run `registry export-schema --output graphql/schema.graphql`"
     )
+
+
+def undescribed(built: GraphQLSchema) -> list[str]:
+    """Every type, field, argument, input field, enum value and directive of `built` that has no description,
+    named as a developer would look it up; the built-in scalars, directives and introspection types excepted."""
+    missing: list[str] = []
+
+    def need(description: str | None, name: str) -> None:
+        if not (description or "").strip():
+            missing.append(name)
+
+    for name, kind in sorted(built.type_map.items()):
+        if name.startswith("__") or name in specified_scalar_types:
+            continue
+        need(kind.description, name)
+        if isinstance(kind, GraphQLObjectType | GraphQLInterfaceType):
+            for field_name, field in kind.fields.items():
+                need(field.description, f"{name}.{field_name}")
+                for arg_name, arg in field.args.items():
+                    need(arg.description, f"{name}.{field_name}({arg_name})")
+        elif isinstance(kind, GraphQLInputObjectType):
+            for field_name, input_field in kind.fields.items():
+                need(input_field.description, f"{name}.{field_name}")
+        elif isinstance(kind, GraphQLEnumType):
+            for value_name, value in kind.values.items():
+                need(value.description, f"{name}.{value_name}")
+    for directive in built.directives:
+        if directive not in specified_directives:
+            need(directive.description, f"@{directive.name}")
+            for arg_name, arg in directive.args.items():
+                need(arg.description, f"@{directive.name}({arg_name})")
+    return missing
+
+
+def test_the_walk_names_everything_that_lacks_a_description() -> None:
+    bare = build_schema(
+        """
+        "Described." scalar Day
+        directive @tag(name: String) on FIELD_DEFINITION
+        type Query { a(b: Int): Kind @tag(name: "x") c: String }
+        input Filter { d: Day }
+        "Described." enum Kind { "Described." X Y }
+        """
+    )
+    assert undescribed(bare) == [
+        "Filter",
+        "Filter.d",
+        "Kind.Y",
+        "Query",
+        "Query.a",
+        "Query.a(b)",
+        "Query.c",
+        "@tag",
+        "@tag(name)",
+    ]
+
+
+def test_every_part_of_the_schema_says_what_it_does() -> None:
+    missing = undescribed(build_schema(SDL.read_text(encoding="utf-8")))
+    assert not missing, f"{len(missing)} parts of graphql/schema.graphql have no description: {', '.join(missing)}"
 
 
 def _operations() -> list[tuple[str, str]]:
