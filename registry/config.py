@@ -62,9 +62,7 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="the address to listen on (0.0.0.0 for every interface)")
     port: int = Field(default=8000, ge=1, le=65535, description="the TCP port to listen on (1-65535)")
-    workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1, ge=1, le=256, description="server processes"
-    )
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256, description="server processes")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="the least severe level that is logged"
     )
@@ -142,11 +140,7 @@ class Settings(BaseSettings):
 
     def environment(self) -> dict[str, str]:
         """These settings as REGISTRY_* variables, so that a worker process reads exactly what its parent read."""
-        return {
-            env_name(name): str(value)
-            for name, value in self.model_dump(mode="json").items()
-            if value is not None
-        }
+        return {env_name(name): str(value) for name, value in self.model_dump(mode="json").items() if value is not None}
 
 
 def env_name(field: str) -> str:

@@ -120,10 +120,12 @@ class DisclosureLog:
                     )
 
 
-def _codes(codes: Sequence[str]) -> list[str]:
-    """Each code once, in the order asked; strings that cannot be a practitioner code name nobody and are left out
-    (they would only make the row longer, or unstorable: a NUL byte)."""
-    return [c for c in dict.fromkeys(codes) if len(c) <= MAX_CODE and c.isascii() and c.isalnum()]
+def _codes(codes: Sequence[str]) -> str:
+    """Each code once, in the order asked, as an array literal for COPY (psycopg would adapt a list element by
+    element: a batch's thousand codes). Strings that cannot be a practitioner code name nobody and are left out
+    (they would only make the row longer, or unstorable: a NUL byte); what is left needs no quoting."""
+    kept = [c for c in dict.fromkeys(codes) if len(c) <= MAX_CODE and c.isascii() and c.isalnum()]
+    return "{" + ",".join(kept) + "}"
 
 
 @dataclass(frozen=True)

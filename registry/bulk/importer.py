@@ -254,7 +254,9 @@ async def _may_skip_reference_checks(conn: Connection, tables: Sequence[str]) ->
         return False
     may_set = await _one(conn, "SELECT current_setting('is_superuser') = 'on'")
     others = await _one(
-        conn, "SELECT count(*) FROM pg_trigger WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal", (list(tables),)
+        conn,
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal",
+        (list(tables),),
     )
     return bool(may_set) and others == 0
 

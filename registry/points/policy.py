@@ -195,6 +195,9 @@ def _sorted_versions(raw: list[Any], source: str, complete: bool) -> list[dict[s
     return versions
 
 
+MAX_REMEMBERED = 100_000  # (province, day) pairs: about 35 provinces over 8 years
+
+
 class PolicyBook:
     """Every jurisdiction's versions, resolved to complete policies ordered by effective_from."""
 
@@ -202,6 +205,8 @@ class PolicyBook:
         if NATIONAL not in policies or not all(policies.values()):
             raise ValueError("a policy book needs national versions")
         self._policies = {k: sorted(v, key=lambda p: p.effective_from) for k, v in policies.items()}
+        # The book never changes: eligibility asks about the same few provinces on the same days, a batch at a time.
+        self._in_force: dict[tuple[str, date], Policy] = {}
 
     @classmethod
     def load(cls, path: Traversable | str | None = None) -> PolicyBook:
@@ -248,11 +253,17 @@ class PolicyBook:
 
     def policy_for(self, region_code: str, on: date) -> Policy:
         """The policy in force in a region (6-digit GB/T 2260 code) on a day; national without a file."""
-        versions = self._policies.get(region_code[:2]) or self._policies[NATIONAL]
-        chosen = versions[0]
-        for policy in versions:
-            if policy.effective_from <= on:
-                chosen = policy
+        key = (region_code[:2], on)
+        chosen = self._in_force.get(key)
+        if chosen is None:
+            versions = self._policies.get(key[0]) or self._policies[NATIONAL]
+            chosen = versions[0]
+            for policy in versions:
+                if policy.effective_from <= on:
+                    chosen = policy
+            if len(self._in_force) >= MAX_REMEMBERED:
+                self._in_force.clear()
+            self._in_force[key] = chosen
         return chosen
 
 

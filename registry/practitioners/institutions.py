@@ -24,5 +24,7 @@ async def register_institution(db: Database, cmd: RegisterInstitution, *, actor:
                 return existing
             raise fail(Code.ALREADY_REGISTERED, f"institution {cmd.code} is already registered", "code")
         fact = InstitutionRegistered.of(cmd)
-        await store.institution(session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject))
+        await store.institution(
+            session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject)
+        )
         return await lookups.institution(session, cmd.code)

@@ -40,7 +40,9 @@ async def register_practitioner(
         )
         await lookups.lock_codes(session, [cmd.code, fact.id_digest])  # one person, one registration at a time
         await _refuse_if_forbidden(session, fact)
-        await store.registration(session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject))
+        await store.registration(
+            session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject)
+        )
         return await lookups.lock_person(session, cmd.code)
 
 
@@ -91,5 +93,7 @@ async def deregister_practitioner(
         access.enforce(verdict)
         person, _ = await lookups.registered_person(session, cmd.practitioner_code, cmd.ends_on)
         fact = PractitionerDeregistered.of(cmd, region_code=person.region_code)
-        await store.deregistration(session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject))
+        await store.deregistration(
+            session, fact, await eventlog.append(session, fact, node=node.region, actor=actor.subject)
+        )
         return person

@@ -18,7 +18,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import structlog
@@ -140,7 +140,7 @@ class FastPath:
         if asked is None:
             return None
         checks = [check for check, _ in asked]
-        if any(_refused(check) for check in checks) or len(checks) > self.max_batch_checks:
+        if len(checks) > self.max_batch_checks or any(m.refused for _, m in asked) or any(map(_refused, checks)):
             return None  # the general path says why, in its own words (INVALID_INPUT, TOO_MANY_CHECKS)
         try:
             actor = await self.authenticate(Request(scope))
@@ -154,7 +154,7 @@ class FastPath:
             return None
         _identify(actor)
         try:
-            answers = await service.check(self.db, self.policies, checks)
+            answers = await service.check(self.db, self.policies, checks, [m.day for _, m in asked])
         except Exception:
             # The general path knows what to say (503 UNAVAILABLE for a database that is down, else the masked
             # INTERNAL error) and says it, having met the same failure. (It spends the budget again: rarely.)
@@ -162,10 +162,13 @@ class FastPath:
         kind = DisclosureKind.ELIGIBILITIES if operation.batch else DisclosureKind.ELIGIBILITY
         await self.disclosures.record(actor, kind, [check.practitioner_code for check in checks])
         if operation.batch:
-            rows = [_row(a, at) for a, (_, at) in zip(answers, asked, strict=True)]
+            rows = [_row(a, m.written) for a, (_, m) in zip(answers, asked, strict=True)]
             return Reply(_encode({"data": {"eligibilities": rows}}), operation.name, "ok", batches=(len(rows),))
         return Reply(
-            _encode({"data": {"eligibility": _single(answers[0], asked[0][1])}}), operation.name, "ok", singles=1
+            _encode({"data": {"eligibility": _single(answers[0], asked[0][1].written)}}),
+            operation.name,
+            "ok",
+            singles=1,
         )
 
 
@@ -231,37 +234,53 @@ def _with_query(request: dict[str, Any], text: str) -> bytes:
     return json.dumps({**request, "query": text}).encode()
 
 
+class _Moment(NamedTuple):
+    at: datetime
+    written: str  # as the answer writes it
+    day: date  # in China
+    refused: bool  # out of the registry's calendar: the general path's INVALID_INPUT
+
+
 class _Moments:
-    """The moments of one request: each distinct `at` parsed, and written back, once (a claims batch repeats a few
-    moments); `now` for a check without one."""
+    """The moments of one request: each distinct `at` parsed, written back and checked once (a claims batch repeats
+    a few moments); `now` for a check without one."""
 
     def __init__(self, now: datetime) -> None:
-        self.now = (now, now.isoformat())
-        self.seen: dict[str, tuple[datetime, str] | None] = {}
+        self.now = _moment(now)
+        self.seen: dict[str, _Moment | None] = {}
 
-    def get(self, at: object) -> tuple[datetime, str] | None:
+    def get(self, at: object) -> _Moment | None:
         if at is None:
             return self.now
         if type(at) is not str:
             return None
         if at not in self.seen:
-            moment = parse_common(at)
-            self.seen[at] = None if moment is None else (moment, moment.isoformat())
+            parsed = parse_common(at)
+            self.seen[at] = None if parsed is None else _moment(parsed)
         return self.seen[at]
 
 
+def _moment(at: datetime) -> _Moment:
+    refused = mapping.moment(at) is not None
+    return _Moment(at, at.isoformat(), date.min if refused else clock.cst_date(at), refused)
+
+
 def _refused(check: service.Check) -> bool:
-    """What the general path refuses as INVALID_INPUT (codes no lookup can take, moments out of range)."""
-    return bool(
-        mapping.code(check.practitioner_code)
-        or (check.institution_code is not None and mapping.code(check.institution_code))
-        or mapping.moment(check.at)
+    """A code the general path refuses as INVALID_INPUT (too long, or a control character)."""
+    return _odd_code(check.practitioner_code) or (
+        check.institution_code is not None and _odd_code(check.institution_code)
     )
 
 
-def _check(values: dict[str, Any], moments: _Moments) -> tuple[service.Check, str] | None:
-    """A check from its variables, exactly as GraphQL would coerce them, and its `at` as the answer writes it; None
-    at the first doubt."""
+def _odd_code(code: str) -> bool:
+    # Printable ASCII of a code's length is what nearly every code is, and mapping.code accepts it.
+    if len(code) <= mapping.MAX_CODE and code.isascii() and code.isprintable():
+        return False
+    return mapping.code(code) is not None
+
+
+def _check(values: dict[str, Any], moments: _Moments) -> tuple[service.Check, _Moment] | None:
+    """A check from its variables, exactly as GraphQL would coerce them, and its moment; None at the first doubt."""
     code = values.get("practitionerCode")
     institution = values.get("institutionCode")
     emergency = values.get("emergency")
@@ -272,10 +291,10 @@ def _check(values: dict[str, Any], moments: _Moments) -> tuple[service.Check, st
     moment = moments.get(values.get("at"))
     if moment is None:
         return None
-    return service.Check(code, institution, moment[0], bool(emergency)), moment[1]
+    return service.Check(code, institution, moment.at, bool(emergency)), moment
 
 
-def _checks(items: list[Any], moments: _Moments) -> list[tuple[service.Check, str]] | None:
+def _checks(items: list[Any], moments: _Moments) -> list[tuple[service.Check, _Moment]] | None:
     checks = []
     for item in items:
         if type(item) is not dict or not CHECK_FIELDS.issuperset(item):

@@ -417,7 +417,9 @@ async def test_the_crafted_tokens_differ_from_a_valid_one_only_where_they_say(sc
     national = client.token("national")
     assert (await send(client, call, _resigned(national, client.key.secret))).status_code == 200
     fresh = int(datetime.now(UTC).timestamp())
-    assert (await send(client, call, _resigned(national, client.key.secret, iat=fresh, exp=fresh + 600))).status_code == 200
+    assert (
+        await send(client, call, _resigned(national, client.key.secret, iat=fresh, exp=fresh + 600))
+    ).status_code == 200
     own = client.token("practitioner", practitioner=P)
     assert (await send(client, call, own)).status_code == 200
 

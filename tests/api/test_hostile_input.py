@@ -130,7 +130,11 @@ async def test_no_string_of_any_mutation_may_hold_a_control_character(
             if path[-1] in SCHEMA_TYPED or str(path[-1]).endswith("On"):
                 continue
             for poison in POISONS:
-                body = {"query": DOCUMENTS[name], "operationName": name, "variables": {"input": poisoned(valid, path, poison)}}
+                body = {
+                    "query": DOCUMENTS[name],
+                    "operationName": name,
+                    "variables": {"input": poisoned(valid, path, poison)},
+                }
                 response = await send(client, body, national)
                 assert response.status_code == 200, response.text
                 payload = response.json()["data"][field]
@@ -162,9 +166,13 @@ async def test_free_texts_may_hold_tabs_and_line_breaks_and_names_may_not(client
 async def test_query_arguments_may_not_hold_control_characters(client: Client, logs: io.StringIO) -> None:
     national = client.token("national")
     cases = [
-        ("query($c: String!) { eligibility(practitionerCode: $c) { eligible } }", {"c": "D1\x00"}, ["practitionerCode"]),
         (
-            "query($c: String!) { eligibility(practitionerCode: \"D1\", institutionCode: $c) { eligible } }",
+            "query($c: String!) { eligibility(practitionerCode: $c) { eligible } }",
+            {"c": "D1\x00"},
+            ["practitionerCode"],
+        ),
+        (
+            'query($c: String!) { eligibility(practitionerCode: "D1", institutionCode: $c) { eligible } }',
             {"c": "H1\ud800"},
             ["institutionCode"],
         ),
@@ -175,7 +183,11 @@ async def test_query_arguments_may_not_hold_control_characters(client: Client, l
         ),
         ("query($c: String!) { practitioner(code: $c) { code } }", {"c": "\x00"}, ["code"]),
         ("query($c: String!) { institution(code: $c) { code } }", {"c": "H\ud800"}, ["code"]),
-        ("query($c: String!) { eligibility(practitionerCode: $c) { eligible } }", {"c": "D" * 65}, ["practitionerCode"]),
+        (
+            "query($c: String!) { eligibility(practitionerCode: $c) { eligible } }",
+            {"c": "D" * 65},
+            ["practitionerCode"],
+        ),
     ]
     for query, variables, field in cases:
         error = error_of(await send(client, {"query": query, "variables": variables}, national))
@@ -243,7 +255,7 @@ async def test_amounts_at_the_edges_are_kept(client: Client) -> None:
 )
 async def test_moments_outside_the_calendar_are_refused(client: Client, at: str) -> None:
     national = client.token("national")
-    single = "query($at: DateTime) { eligibility(practitionerCode: \"D1\", at: $at) { eligible } }"
+    single = 'query($at: DateTime) { eligibility(practitionerCode: "D1", at: $at) { eligible } }'
     error = error_of(await send(client, {"query": single, "variables": {"at": at}}, national))
     assert error["extensions"] == {"code": "INVALID_INPUT", "field": ["at"]}
     batch = "query($c: [EligibilityCheckInput!]!) { eligibilities(checks: $c) { eligible } }"
@@ -254,7 +266,7 @@ async def test_moments_outside_the_calendar_are_refused(client: Client, at: str)
 
 async def test_moments_at_the_edges_are_answered(client: Client) -> None:
     national = client.token("national")
-    query = "query($at: DateTime) { eligibility(practitionerCode: \"D1\", at: $at) { status } }"
+    query = 'query($at: DateTime) { eligibility(practitionerCode: "D1", at: $at) { status } }'
     for at in ("1900-01-01T00:00:00+08:00", "2100-12-31T15:59:59Z", "2025-06-01T12:00:00"):
         response = await send(client, {"query": query, "variables": {"at": at}}, national)
         assert response.json() == {"data": {"eligibility": {"status": "NOT_REGISTERED"}}}, at
@@ -287,17 +299,21 @@ async def test_years_outside_the_calendar_are_refused(client: Client, year: int)
     await world.institution(H, "520201")
     await world.people(H, "520201", P)
     for field in ("points(year: $y)", "interviewRequired(year: $y)", "pointRecords(year: $y) { caseNumber }"):
-        query = f"query($y: Int!) {{ practitioner(code: \"{P}\") {{ {field} }} }}"
+        query = f'query($y: Int!) {{ practitioner(code: "{P}") {{ {field} }} }}'
         error = error_of(await client.post(query, {"y": year}, token=world.national))
         assert error["extensions"] == {"code": "INVALID_INPUT", "field": ["year"]}, field
-    edges = await client.gql(f'{{ practitioner(code: "{P}") {{ a: points(year: 1900) b: points(year: 2100) }} }}', token=world.national)
+    edges = await client.gql(
+        f'{{ practitioner(code: "{P}") {{ a: points(year: 1900) b: points(year: 2100) }} }}', token=world.national
+    )
     assert edges == {"practitioner": {"a": 0, "b": 0}}
 
 
 async def test_policy_of_a_region_that_is_not_one_is_refused(client: Client) -> None:
     national = client.token("national")
     for region in ("abc", "990000", "5200001", "", "52٠٠٠٠"):
-        response = await client.post("query($r: String!) { policy(regionCode: $r) { version } }", {"r": region}, token=national)
+        response = await client.post(
+            "query($r: String!) { policy(regionCode: $r) { version } }", {"r": region}, token=national
+        )
         assert error_of(response)["extensions"] == {"code": "INVALID_CODE", "field": ["regionCode"]}, region
     day = await client.post('{ policy(regionCode: "520000", on: "0001-01-01") { version } }', token=national)
     assert error_of(day)["extensions"] == {"code": "INVALID_INPUT", "field": ["on"]}
@@ -311,7 +327,9 @@ async def test_policy_of_a_region_that_is_not_one_is_refused(client: Client) -> 
 async def test_page_sizes_outside_1_to_500_are_refused(client: Client, first: int) -> None:
     national = client.token("national")
     for listing in ("decisions", "sanctions"):
-        response = await client.post(f"query($n: Int!) {{ {listing}(first: $n) {{ edges {{ cursor }} }} }}", {"n": first}, token=national)
+        response = await client.post(
+            f"query($n: Int!) {{ {listing}(first: $n) {{ edges {{ cursor }} }} }}", {"n": first}, token=national
+        )
         assert error_of(response)["extensions"] == {"code": "INVALID_INPUT", "field": ["first"]}
 
 
@@ -336,7 +354,9 @@ async def test_page_sizes_of_1_and_500_are_served(client: Client) -> None:
 )
 async def test_cursors_this_api_never_gave_are_refused(client: Client, cursor: str) -> None:
     national = client.token("national")
-    response = await client.post("query($a: String) { sanctions(after: $a) { edges { cursor } } }", {"a": cursor}, token=national)
+    response = await client.post(
+        "query($a: String) { sanctions(after: $a) { edges { cursor } } }", {"a": cursor}, token=national
+    )
     assert error_of(response)["extensions"] == {"code": "INVALID_INPUT", "field": ["after"]}
 
 
@@ -348,14 +368,19 @@ async def test_list_filters_are_checked(client: Client) -> None:
         ({"fromDate": "0001-01-01"}, ["filter", "fromDate"], "INVALID_INPUT"),
     ]
     for where, field, code in cases:
-        body = {"query": "query($f: ListFilter) { decisions(filter: $f) { edges { cursor } } }", "variables": {"f": where}}
+        body = {
+            "query": "query($f: ListFilter) { decisions(filter: $f) { edges { cursor } } }",
+            "variables": {"f": where},
+        }
         assert error_of(await send(client, body, national))["extensions"] == {"code": code, "field": field}
 
 
 # ---- HTTP ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [b"[]", b'"x"', b"1", b"null", b"true", b"{not json", b'[{"query": "{ __typename }"}]'])
+@pytest.mark.parametrize(
+    "body", [b"[]", b'"x"', b"1", b"null", b"true", b"{not json", b'[{"query": "{ __typename }"}]']
+)
 async def test_a_body_that_is_not_a_json_object_is_400_with_a_code(client: Client, body: bytes) -> None:
     headers = {"Authorization": f"Bearer {client.token('national')}", "Content-Type": "application/json"}
     response = await client.http.post("/graphql", content=body, headers=headers)
@@ -397,7 +422,9 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read(small_node: Client
 
 
 @pytest.mark.parametrize("token", [None, "not-a-jwt", "Bearer", "eyJhbGciOiJub25lIn0.eyJyb2xlIjoibmF0aW9uYWwifQ."])
-async def test_a_refused_token_is_401_in_the_graphql_error_shape(client: Client, logs: io.StringIO, token: str | None) -> None:
+async def test_a_refused_token_is_401_in_the_graphql_error_shape(
+    client: Client, logs: io.StringIO, token: str | None
+) -> None:
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     response = await client.http.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"

@@ -50,7 +50,7 @@ async def test_checks_are_counted_over_the_whole_document(node: Client) -> None:
     assert refused.json()["data"] is None
     # Inline, through a fragment and with single checks beside the batch.
     inline = (
-        "query { ...Roster single: eligibility(practitionerCode: \"D1\") { eligible } }"
+        'query { ...Roster single: eligibility(practitionerCode: "D1") { eligible } }'
         " fragment Roster on Query { eligibilities(checks: ["
         + ", ".join(f'{{practitionerCode: "D{i}"}}' for i in range(10))
         + "]) { eligible } }"
@@ -63,9 +63,11 @@ async def test_checks_are_counted_over_the_whole_document(node: Client) -> None:
 
 async def test_twenty_aliases_of_a_full_batch_are_refused_before_any_check_runs(node: Client) -> None:
     token = node.token("national")
-    query = "query($c: [EligibilityCheckInput!]!) { " + " ".join(
-        f"a{i}: eligibilities(checks: $c) {{ eligible }}" for i in range(20)
-    ) + " }"
+    query = (
+        "query($c: [EligibilityCheckInput!]!) { "
+        + " ".join(f"a{i}: eligibilities(checks: $c) {{ eligible }}" for i in range(20))
+        + " }"
+    )
     response = await node.post(query, {"c": checks(10_000)}, token=token)
     assert code_of(response) == "TOO_MANY_CHECKS"
     assert "200000 eligibility checks" in response.json()["errors"][0]["message"]
@@ -98,15 +100,19 @@ async def test_the_depth_limit_applies_to_introspection_too(node: Client) -> Non
     standard = (await node.post(get_introspection_query(descriptions=True), token=token)).json()
     assert "errors" not in standard and standard["data"]["__schema"]["queryType"]["name"] == "Query"
     # Data queries keep REGISTRY_MAX_QUERY_DEPTH (10).
-    eleven = "{ practitioner(code: \"D1\") { " + "affiliations { " * 10 + "startsOn" + " }" * 10 + " } }"
+    eleven = '{ practitioner(code: "D1") { ' + "affiliations { " * 10 + "startsOn" + " }" * 10 + " } }"
     refused = (await node.post(eleven, token=token)).json()
-    assert any(e["message"] == "maximum depth exceeded: the document nests more than 10 fields" for e in refused["errors"])
+    assert any(
+        e["message"] == "maximum depth exceeded: the document nests more than 10 fields" for e in refused["errors"]
+    )
 
 
 async def test_a_fragment_bomb_is_refused(node: Client) -> None:
     """Each fragment spreads the next twice: walked naively, 2^40 fields."""
     fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(40))
-    query = "query { ...F0 } " + fragments + ' fragment F40 on Query { eligibility(practitionerCode: "D1") { eligible } }'
+    query = (
+        "query { ...F0 } " + fragments + ' fragment F40 on Query { eligibility(practitionerCode: "D1") { eligible } }'
+    )
     response = await node.post(query, token=node.token("national"))
     assert code_of(response) in ("INVALID_QUERY", "TOO_MANY_CHECKS")
 

@@ -91,7 +91,9 @@ async def test_user_errors_are_one_line_without_a_traceback(client: Client, logs
     )
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     unknown = await client.http.post(
-        "/graphql", json={"query": "{ nothing }"}, headers={"Authorization": f"Bearer {national}", "X-Request-ID": "r-v"}
+        "/graphql",
+        json={"query": "{ nothing }"},
+        headers={"Authorization": f"Bearer {national}", "X-Request-ID": "r-v"},
     )
     assert unknown.json()["errors"]
 
@@ -137,8 +139,7 @@ async def test_requests_are_counted_by_operation_and_outcome(client: Client) -> 
         == before_user + 2
     )
     assert (
-        sample("registry_graphql_request_duration_seconds_count", operation="RegisterInstitution")
-        == before_latency + 3
+        sample("registry_graphql_request_duration_seconds_count", operation="RegisterInstitution") == before_latency + 3
     )
 
     # A request refused for its token ran no operation.
@@ -149,8 +150,9 @@ async def test_requests_are_counted_by_operation_and_outcome(client: Client) -> 
 
 async def test_eligibility_checks_are_counted_single_and_batched(client: Client) -> None:
     national = client.token("national")
-    single, batch = sample("registry_eligibility_checks_total", kind="single"), sample(
-        "registry_eligibility_checks_total", kind="batch"
+    single, batch = (
+        sample("registry_eligibility_checks_total", kind="single"),
+        sample("registry_eligibility_checks_total", kind="batch"),
     )
     batches = sample("registry_eligibility_batch_size_count")
     await send(client, "Eligibility", {"practitionerCode": P}, national, "e-1")
@@ -158,8 +160,8 @@ async def test_eligibility_checks_are_counted_single_and_batched(client: Client)
     await send(client, "Eligibilities", {"checks": checks}, national, "e-2")
     # Aliases count too: two batches in one document.
     await client.gql(
-        "query { a: eligibilities(checks: [{practitionerCode: \"D1\"}]) { eligible }"
-        " b: eligibilities(checks: [{practitionerCode: \"D2\"}, {practitionerCode: \"D3\"}]) { eligible } }",
+        'query { a: eligibilities(checks: [{practitionerCode: "D1"}]) { eligible }'
+        ' b: eligibilities(checks: [{practitionerCode: "D2"}, {practitionerCode: "D3"}]) { eligible } }',
         token=national,
     )
     assert sample("registry_eligibility_checks_total", kind="single") == single + 1

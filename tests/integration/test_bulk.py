@@ -192,26 +192,34 @@ async def test_good_import_writes_people_registrations_affiliations_and_sealed_f
         ("D520201000003", "P52030100001", 6),
         ("D520201000003", "H52020100002", 6),
     ]
-    institution = conn.execute("SELECT registered_by, origin, origin_seq FROM institutions WHERE code = %s", ("P52030100001",))
+    institution = conn.execute(
+        "SELECT registered_by, origin, origin_seq FROM institutions WHERE code = %s", ("P52030100001",)
+    )
     assert institution.fetchone() == ("import", REGION, 3)
 
     events = feed(conn)
     assert [(e.event.seq, e.event.type) for e in events] == [(n, "institution.registered") for n in (1, 2, 3)] + [
         (n, "practitioner.registered") for n in (4, 5, 6)
     ]
-    assert events[0].event.fact == InstitutionRegistered(
-        "H52020100001", "贵阳市第一人民医院", InstitutionKind.MEDICAL_INSTITUTION, "520201"
-    ).wire()
-    assert events[4].event.fact == PractitionerRegistered(
-        code="D520201000002",
-        name="医生2",
-        category=PractitionerCategory.NURSE,
-        region_code="520201",
-        id_digest=hash_resident_id(NODE.id_secret, rows[1]["id_number"]),
-        id_masked=mask_resident_id(rows[1]["id_number"]),
-        institution_codes=("H52020100002", "H52020100001"),  # as given
-        registered_on=date(2024, 6, 1),
-    ).wire()
+    assert (
+        events[0].event.fact
+        == InstitutionRegistered(
+            "H52020100001", "贵阳市第一人民医院", InstitutionKind.MEDICAL_INSTITUTION, "520201"
+        ).wire()
+    )
+    assert (
+        events[4].event.fact
+        == PractitionerRegistered(
+            code="D520201000002",
+            name="医生2",
+            category=PractitionerCategory.NURSE,
+            region_code="520201",
+            id_digest=hash_resident_id(NODE.id_secret, rows[1]["id_number"]),
+            id_masked=mask_resident_id(rows[1]["id_number"]),
+            institution_codes=("H52020100002", "H52020100001"),  # as given
+            registered_on=date(2024, 6, 1),
+        ).wire()
+    )
     assert conn.execute("SELECT DISTINCT actor FROM events").fetchall() == [("import",)]
     # One signed checkpoint per chunk (and one every 500 facts): each transaction's end, as one seal would give.
     assert [r[0] for r in conn.execute("SELECT seq FROM checkpoints ORDER BY seq")] == [3, 5, 6]
@@ -374,7 +382,9 @@ async def test_a_large_import_has_a_checkpoint_every_500_facts_in_its_feed(
     people = 1_200
     born = [date(1980, 1, 1) + timedelta(days=n // 1000) for n in range(people)]
     rows = [
-        practitioner_row(0, code=f"D52020101{n:04d}", id_number=resident_id(birth=f"{born[n]:%Y%m%d}", serial=f"{n % 1000:03d}"))
+        practitioner_row(
+            0, code=f"D52020101{n:04d}", id_number=resident_id(birth=f"{born[n]:%Y%m%d}", serial=f"{n % 1000:03d}")
+        )
         for n in range(people)
     ]
     done = await import_people(db, write_csv(tmp_path / "p.csv", rows))

@@ -175,5 +175,7 @@ def test_the_contract_check_runs_from_the_repository(tmp_path: Path) -> None:
     assert done.stdout.splitlines()[-1] == "8 passed, 0 failed"
     broken = tmp_path / "ops.graphql"
     broken.write_text("query Gone { eligibility(code: 1) { eligible } }\n", encoding="utf-8")
-    done = subprocess.run([*check, str(ROOT / "graphql" / "schema.graphql"), str(broken)], capture_output=True, text=True)
+    done = subprocess.run(
+        [*check, str(ROOT / "graphql" / "schema.graphql"), str(broken)], capture_output=True, text=True
+    )
     assert done.returncode == 1 and "FAIL Gone" in done.stdout

@@ -50,9 +50,23 @@ def start_postgres(pgdata: Path, pid_file: list[str]) -> None:
     user = None if owner == os.geteuid() else owner
     socket_dir = pid_file[4]
     subprocess.run(
-        [str(PG_CTL), "-D", str(pgdata), "-w", "-l", str(pgdata / "log"),
-         "-o", '-h ""', "-o", f"-k {socket_dir}", "start"],
-        check=True, user=user, timeout=60, capture_output=True,
+        [
+            str(PG_CTL),
+            "-D",
+            str(pgdata),
+            "-w",
+            "-l",
+            str(pgdata / "log"),
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {socket_dir}",
+            "start",
+        ],
+        check=True,
+        user=user,
+        timeout=60,
+        capture_output=True,
     )
 
 
@@ -76,7 +90,9 @@ def test_with_the_database_gone_the_node_answers_503_and_its_health_fails(node_d
         mutation = {
             "query": DOCUMENTS["RegisterInstitution"],
             "operationName": "RegisterInstitution",
-            "variables": {"input": {"code": "H52020100001", "name": "X", "kind": "MEDICAL_INSTITUTION", "regionCode": "520201"}},
+            "variables": {
+                "input": {"code": "H52020100001", "name": "X", "kind": "MEDICAL_INSTITUTION", "regionCode": "520201"}
+            },
         }
         refused = graphql(base, token, mutation)
         assert refused.status_code == 503 and refused.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"

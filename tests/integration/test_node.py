@@ -98,7 +98,11 @@ def test_serve_with_embedded_postgres_and_two_workers(node_dir: Path) -> None:
 
         # Both workers answer, and a scrape of either one counts the requests of both.
         metrics_dir = node_dir / "metrics"
-        query = {"query": DOCUMENTS["Eligibility"], "operationName": "Eligibility", "variables": {"practitionerCode": "X1"}}
+        query = {
+            "query": DOCUMENTS["Eligibility"],
+            "operationName": "Eligibility",
+            "variables": {"practitionerCode": "X1"},
+        }
         sent, workers = 0, {}
         while len(workers) < 2 and sent < 300:
             # A new connection each time, so that either worker may accept it.
@@ -138,7 +142,11 @@ def test_serve_with_database_url_logs_json_lines(node_dir: Path, admin_url: str)
     try:
         token = run_registry("token", "--data-dir", str(node_dir), "--role", "bureau", "--region", "520000", env=env)
         exercise(base, token)
-        query = {"query": DOCUMENTS["Eligibility"], "operationName": "Eligibility", "variables": {"practitionerCode": "X1"}}
+        query = {
+            "query": DOCUMENTS["Eligibility"],
+            "operationName": "Eligibility",
+            "variables": {"practitionerCode": "X1"},
+        }
         headers = {"Authorization": f"Bearer {token}", "X-Request-ID": "node-test-1"}
         response = httpx.post(f"{base}/graphql", json=query, headers=headers, timeout=10)
         assert response.headers["x-request-id"] == "node-test-1"

@@ -46,7 +46,7 @@ schemathesis.graphql.scalar(
 schemathesis.graphql.scalar(
     "Decimal",
     st.one_of(
-        st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**16, max_value=10**16).map(str),
+        st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-(10**16), max_value=10**16).map(str),
         st.sampled_from(["NaN", "Infinity", "-1", "1e20", "1e999999", "0.001", "12345.60"]),
     ).map(nodes.String),
 )

@@ -26,7 +26,9 @@ P, H = "D520201000001", "H52020100001"
 KEY = {"case_number": "C-1", "region_code": "520201", "practitioner_code": P}
 VALID: list[Any] = [
     rc.RegisterInstitution(H, "医院", InstitutionKind.MEDICAL_INSTITUTION, "520201"),
-    rc.RegisterPractitioner(P, "张医生", f.resident_id(), PractitionerCategory.PHYSICIAN, "520201", (H,), date(2024, 6, 1)),
+    rc.RegisterPractitioner(
+        P, "张医生", f.resident_id(), PractitionerCategory.PHYSICIAN, "520201", (H,), date(2024, 6, 1)
+    ),
     rc.AddAffiliation(P, H, date(2025, 1, 1)),
     rc.EndAffiliation(P, H, date(2025, 6, 1)),
     rc.DeregisterPractitioner(P, date(2025, 6, 1), "退休"),
@@ -103,4 +105,3 @@ def test_long_texts_may_break_lines_and_short_ones_may_not() -> None:
     assert checks.text("一\r\n\t二", 100, "behaviour", lines=True) is None
     problem = checks.text("一\n二", 100, "name")
     assert problem is not None and problem.field == ("name",) and "U+000A" in problem.message
-

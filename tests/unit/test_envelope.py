@@ -292,7 +292,9 @@ def test_seal_run_refuses_what_seal_refuses(bad: dict[str, Any], v: Any) -> None
 
 def test_seal_run_keeps_its_own_lists() -> None:
     fact = registration()
-    run = seal_run(GZ, 1, GENESIS, [("practitioner.registered", registration(), 1), ("practitioner.registered", fact, 1)])
+    run = seal_run(
+        GZ, 1, GENESIS, [("practitioner.registered", registration(), 1), ("practitioner.registered", fact, 1)]
+    )
     fact["institution_codes"].append("H52020100002")
     assert run[1].event.fact["institution_codes"] == ["H52020100001"]
     assert parse_event(run[1].raw) == run[1].event

@@ -121,9 +121,7 @@ def test_versions_are_effective_dated(tmp_path: Path) -> None:
                 "12-tianjin": version(
                     "t1", "2025-01-01", "restoration_points_per_activity = 1\nrestoration_cap_per_year = 4"
                 )
-                + version(
-                    "t2", "2026-01-01", "restoration_points_per_activity = 1\nrestoration_cap_per_year = 2"
-                )
+                + version("t2", "2026-01-01", "restoration_points_per_activity = 1\nrestoration_cap_per_year = 2")
             },
         )
     )
@@ -136,9 +134,7 @@ def test_versions_are_effective_dated(tmp_path: Path) -> None:
 def test_a_later_national_version_reaches_provinces_that_do_not_override_it(tmp_path: Path) -> None:
     later = NATIONAL_TOML.replace("2025", "2026").replace("objection_days = 15", "objection_days = 30")
     book = PolicyBook.load(
-        folder(
-            tmp_path, NATIONAL_TOML + later, {"12-tianjin": version("t1", "2025-01-01", "statement_days = 5")}
-        )
+        folder(tmp_path, NATIONAL_TOML + later, {"12-tianjin": version("t1", "2025-01-01", "statement_days = 5")})
     )
     assert book.policy_for("520201", date(2026, 3, 1)).objection_days == 30
     early, late = book.policy_for("120101", date(2025, 3, 1)), book.policy_for("120101", date(2026, 3, 1))
@@ -220,9 +216,7 @@ def test_bad_national_values_name_the_file(tmp_path: Path, replace: str, by: str
 
 def test_two_versions_of_one_day_are_refused(tmp_path: Path) -> None:
     twice = version("a", "2025-01-01") + version("b", "2025-01-01")
-    with pytest.raises(
-        ValueError, match=re.escape("12-tianjin.toml: two versions take effect on the same day")
-    ):
+    with pytest.raises(ValueError, match=re.escape("12-tianjin.toml: two versions take effect on the same day")):
         PolicyBook.load(folder(tmp_path, provinces={"12-tianjin": twice}))
 
 
@@ -241,9 +235,7 @@ def test_file_names_must_carry_a_province_code(tmp_path: Path, stem: str) -> Non
 def test_one_file_per_province(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=re.escape("province 12 already has 12-a.toml")):
         PolicyBook.load(
-            folder(
-                tmp_path, provinces={"12-a": version("a", "2025-01-01"), "12-b": version("b", "2025-01-01")}
-            )
+            folder(tmp_path, provinces={"12-a": version("a", "2025-01-01"), "12-b": version("b", "2025-01-01")})
         )
 
 

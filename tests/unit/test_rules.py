@@ -50,9 +50,7 @@ SUSPENSION, TERMINATION = SanctionKind.SUSPENSION, SanctionKind.TERMINATION
 def entry(
     key: str, day: date, points: int, seq: int = 0, months: int | None = None, state: RecordState = VALID
 ) -> PointEntry:
-    return PointEntry(
-        key=key, decided_on=day, sequence=seq, points=points, state=state, suspension_months=months
-    )
+    return PointEntry(key=key, decided_on=day, sequence=seq, points=points, state=state, suspension_months=months)
 
 
 def d(month: int, day: int, year: int = 2025) -> date:
@@ -86,9 +84,7 @@ def suspension(start: date, months: int, cause: str, single: bool, end: date) ->
         (d(12, 15), 1, d(1, 14, 2026)),  # a suspension runs across 1 January
     ],
 )
-def test_add_months_ends_the_day_before_the_same_day_n_months_later(
-    start: date, months: int, end: date
-) -> None:
+def test_add_months_ends_the_day_before_the_same_day_n_months_later(start: date, months: int, end: date) -> None:
     assert add_months(start, months) == end
 
 
@@ -176,12 +172,8 @@ def test_chongqing_ten_then_four_terminates_with_one_year_bar_and_supersedes() -
     outcome = derive_year([entry("first", d(2, 15), 10, 1), entry("second", d(5, 20), 4, 2)], [], NATIONAL)
     assert outcome.total == 14
     assert outcome.sanctions == (
-        DerivedSanction(
-            SUSPENSION, SanctionState.SUPERSEDED, d(2, 15), d(6, 14), 4, None, d(5, 19), "first", True
-        ),
-        DerivedSanction(
-            TERMINATION, SanctionState.VALID, d(5, 20), None, None, d(5, 20, 2026), None, "second", False
-        ),
+        DerivedSanction(SUSPENSION, SanctionState.SUPERSEDED, d(2, 15), d(6, 14), 4, None, d(5, 19), "first", True),
+        DerivedSanction(TERMINATION, SanctionState.VALID, d(5, 20), None, None, d(5, 20, 2026), None, "second", False),
     )
 
 
@@ -378,9 +370,7 @@ def test_an_empty_year() -> None:
 
 FAST = settings(max_examples=200, deadline=None)
 DAYS = st.integers(min_value=0, max_value=364).map(lambda n: d(1, 1) + timedelta(days=n))
-FEW_DAYS = st.integers(min_value=0, max_value=11).map(
-    lambda n: d(1, 1) + timedelta(days=30 * n)
-)  # collisions
+FEW_DAYS = st.integers(min_value=0, max_value=11).map(lambda n: d(1, 1) + timedelta(days=30 * n))  # collisions
 ROWS = st.lists(
     st.tuples(
         st.one_of(DAYS, FEW_DAYS),
@@ -469,9 +459,7 @@ def test_input_order_does_not_matter_when_dates_differ(
     days: list[date], restorations: list[Restoration], policy_on: PolicyOn, data: st.DataObject
 ) -> None:
     entries = [
-        entry(
-            f"e{i}", day, data.draw(st.integers(1, 12)), i, data.draw(st.one_of(st.none(), st.integers(1, 6)))
-        )
+        entry(f"e{i}", day, data.draw(st.integers(1, 12)), i, data.draw(st.one_of(st.none(), st.integers(1, 6))))
         for i, day in enumerate(days)
     ]
     expected = derive_year(entries, restorations, policy_on)
