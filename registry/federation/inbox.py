@@ -263,10 +263,10 @@ def _rows(page: Page, indexes: list[int], covered: set[tuple[str, int]]) -> list
 
 
 async def apply_page(
-    db: Database, *, peer: str, after: int, body: bytes, apply_replicas: ApplyReplicas, now: datetime
+    db: Database, *, peer: str, after: int, page: Page, apply_replicas: ApplyReplicas, now: datetime
 ) -> int:
-    """Apply one page in one transaction; return how many events it held (0: caught up). Raises Rejected."""
-    page = parse_page(body, peer=peer, after=after)
+    """Apply one page (`parse_page`'s) in one transaction; return how many events it held (0: caught up, or
+    another worker applied it). Raises Rejected."""
     async with db.transaction() as session:
         # One page at a time on this node: heads and positions move in one order.
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('registry.inbox'))"))

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from registry import clock
 from registry.db import Database, is_unavailable
-from registry.federation import inbox
+from registry.federation import feed, inbox
 from registry.federation.client import NotAPage, PeerClient, Unreachable
 from registry.federation.log import FEED_CHANNEL
 from registry.federation.models import FeedHead, Peer
@@ -28,7 +28,7 @@ from registry.federation.routes import WAKE_CHANNEL
 
 CONFIG_CHANNEL = "registry_config"
 LEADER_LOCK = "registry.federation.leader"
-PAGE_LIMIT = 500
+PAGE_LIMIT = feed.MAX_LIMIT  # the largest page a peer serves: a catch-up's cost is mostly per page
 
 log = logging.getLogger("registry.federation")
 
@@ -139,24 +139,34 @@ class Worker:
             wake.clear()
 
     async def pull(self, peer: PeerInfo) -> None:
-        """Pull pages until caught up, one transaction per page; record what went wrong, if anything."""
-        while True:
-            async with self.db.reader() as conn:
-                after = int(await conn.scalar(select(Peer.applied_position).where(Peer.region == peer.region)) or 0)
-            try:
-                body = await self.client.fetch_page(peer.url, after, PAGE_LIMIT)
+        """Pull pages until caught up, one transaction per page; record what went wrong, if anything. The next page
+        is fetched while this one is applied (the peer reads it meanwhile), and dropped if this one fails."""
+        async with self.db.reader() as conn:
+            after = int(await conn.scalar(select(Peer.applied_position).where(Peer.region == peer.region)) or 0)
+        fetching: asyncio.Task[bytes] | None = asyncio.create_task(self._fetch(peer, after))
+        try:
+            while fetching is not None:
+                page = inbox.parse_page(await fetching, peer=peer.region, after=after)
+                following = page.positions[-1] if page.positions else None
+                fetching = None if following is None else asyncio.create_task(self._fetch(peer, following))
                 applied = await inbox.apply_page(
-                    self.db, peer=peer.region, after=after, body=body, apply_replicas=self._apply, now=clock.now()
+                    self.db, peer=peer.region, after=after, page=page, apply_replicas=self._apply, now=clock.now()
                 )
-            except Unreachable as exc:
-                await inbox.record_unreachable(self.db, peer=peer.region, reason=str(exc), now=clock.now())
-                return
-            except (NotAPage, inbox.Rejected) as exc:
-                log.warning("page from %s refused: %s", peer.region, exc)
-                await inbox.record_rejection(self.db, peer=peer.region, reason=str(exc), now=clock.now())
-                return
-            if applied == 0:
-                return  # caught up
+                if applied == 0 or following is None:
+                    return  # caught up (or another worker applied it)
+                after = following
+        except Unreachable as exc:
+            await inbox.record_unreachable(self.db, peer=peer.region, reason=str(exc), now=clock.now())
+        except (NotAPage, inbox.Rejected) as exc:
+            log.warning("page from %s refused: %s", peer.region, exc)
+            await inbox.record_rejection(self.db, peer=peer.region, reason=str(exc), now=clock.now())
+        finally:
+            if fetching is not None:
+                fetching.cancel()
+                await asyncio.gather(fetching, return_exceptions=True)  # a prefetch's failure is not this page's
+
+    async def _fetch(self, peer: PeerInfo, after: int) -> bytes:
+        return await self.client.fetch_page(peer.url, after, PAGE_LIMIT)
 
     # ---- waking peers --------------------------------------------------------------------------------------
 
