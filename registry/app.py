@@ -118,11 +118,15 @@ def _lifespan(
         background = [asyncio.create_task(services.tokens.watch()), asyncio.create_task(services.disclosures.run())]
         apply = replicas.Applier(services.policies)
         worker = federation.running(db, apply) if settings.federation_worker else contextlib.nullcontext()
-        # What start-up made (the schema, the policies, the modules) lives as long as the process: the cyclic
-        # collector need not walk it again after every few thousand allocations of a batch's answers.
+        # What start-up made (the schema, the policies, the modules) lives as long as the app: the cyclic
+        # collector need not walk it again after every few thousand allocations of a batch's answers. (Unfrozen
+        # at shutdown, so that a process that runs several apps, as the tests do, can collect each one.)
         gc.freeze()
-        async with worker:
-            yield
+        try:
+            async with worker:
+                yield
+        finally:
+            gc.unfreeze()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
