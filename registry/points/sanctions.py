@@ -9,7 +9,7 @@ and staged for the regulators' notifications, in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,18 @@ async def recompute_year(session: AsyncSession, policies: PolicyBook, code: str,
         if change is not None:
             _record(session, change, row, person)
     return Recomputed(replayed, [row for change, row in changed if change is not None])
+
+
+async def withdraw(session: AsyncSession, causes: Sequence[int]) -> None:
+    """Remove the sanctions these point records brought, before the records themselves go (their decision was
+    withdrawn); each one not LIFTED already is told as LIFTED. The caller recomputes the person-years."""
+    rows = list(await session.scalars(select(Sanction).where(Sanction.cause_point_record_id.in_(causes))))
+    for row in rows:
+        if row.state is not SanctionState.LIFTED:
+            row.state = SanctionState.LIFTED
+            _record(session, SanctionChangeKind.LIFTED, row, await session.get(Practitioner, row.practitioner_code))
+        await session.delete(row)
+    await session.flush()
 
 
 def _wanted(replayed: records.PersonYear, policies: PolicyBook) -> dict[Key, dict[str, Any]]:

@@ -23,9 +23,9 @@ from registry.facts import Fact
 from registry.federation.inbox import Replica
 from registry.federation.replicas import Applier
 from registry.points.commands import DecisionEntry
-from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome
+from registry.points.enums import DecisionBasis, Responsibility, ReviewOutcome, SanctionChangeKind
 from registry.points.facts import DecisionRecorded, PointsReviewed, RestorationRecorded
-from registry.points.models import Sanction
+from registry.points.models import Decision, PointRecord, Review, Sanction, SanctionChangeRow
 from registry.points.policy import default_book
 from registry.practitioners.enums import PractitionerCategory
 from registry.practitioners.facts import PractitionerRegistered
@@ -33,6 +33,8 @@ from registry.practitioners.facts import PractitionerRegistered
 PEOPLE = ("D520201000901", "D520201000902")
 ORIGINS = {"520000": ("520201", "H52020100001"), "500000": ("500103", "H50010300001")}
 POLICIES = default_book()
+# Columns that differ from node to node by nature: local ids, and when a row arrived.
+LOCAL = {"id", "cause_point_record_id", "decision_id", "point_record_id", "updated_at", "recorded_at"}
 
 
 class Discard(Exception):
@@ -117,8 +119,18 @@ def interleavings(facts: dict[str, list[Fact]]) -> st.SearchStrategy[list[list[R
 
 async def sanction_rows(database_url: str, pages: list[list[Replica]]) -> list[tuple[Any, ...]]:
     """Apply the pages, one transaction each, in a database nothing else sees; the sanction rows they leave."""
+    return (await rows_after(database_url, pages))["sanctions"]
+
+
+async def rows_after(
+    database_url: str,
+    pages: list[list[Replica]],
+    models: tuple[type[Any], ...] = (Sanction, Decision, PointRecord, Review),
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Apply the pages, one transaction each, in a database nothing else sees; the rows they leave (sanctions,
+    decisions, point records, reviews), without local ids and arrival times, sorted."""
     engine = create_async_engine(sqlalchemy_url(database_url), poolclass=NullPool)
-    rows: list[tuple[Any, ...]] = []
+    rows: dict[str, list[tuple[Any, ...]]] = {}
     try:
         async with engine.connect() as conn:
             outer = await conn.begin()
@@ -128,14 +140,14 @@ async def sanction_rows(database_url: str, pages: list[list[Replica]]) -> list[t
                 async with db.transaction() as session:
                     await apply(session, page)
             async with db.transaction() as session:
-                columns = [
-                    c for c in Sanction.__table__.columns if c.key not in ("id", "cause_point_record_id", "updated_at")
-                ]
-                rows = [tuple(r) for r in (await session.execute(select(*columns))).all()]
+                for model in models:
+                    columns = [c for c in model.__table__.columns if c.key not in LOCAL]
+                    found = [tuple(r) for r in (await session.execute(select(*columns))).all()]
+                    rows[model.__tablename__] = sorted(found, key=repr)
             await outer.rollback()
     finally:
         await engine.dispose()
-    return sorted(rows, key=repr)
+    return rows
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -175,3 +187,74 @@ def test_fifty_one_point_decisions_leave_the_same_rows_in_either_order(database_
     rows = asyncio.run(sanction_rows(database_url, forward))
     assert rows == asyncio.run(sanction_rows(database_url, backward))
     assert [(r[2], r[3]) for r in rows] == [("SUSPENSION", "SUPERSEDED"), ("TERMINATION", "VALID")]
+
+
+@st.composite
+def rival_histories(draw: st.DrawFn) -> dict[str, list[Fact]]:
+    """The national node and Guizhou's both record cases of one Guizhou region, each before it heard of the other's:
+    the same case numbers, with the same content or not, each node reviewing its own."""
+    region, institution = ORIGINS["520000"]
+    facts: dict[str, list[Fact]] = {"520000": [registration(code) for code in PEOPLE], "000000": []}
+    shared = draw(st.lists(st.sampled_from(["C-1", "C-2", "C-3"]), min_size=1, max_size=3, unique=True))
+    for case in shared:
+        day = date(2025, 3, draw(st.sampled_from([1, 15])))
+        people = draw(st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=2, unique=True))
+        points = [draw(st.integers(1, 12)) for _ in people]
+        same = draw(st.booleans())
+        for origin in ("520000", "000000"):
+            if origin == "000000" and not same:
+                people = draw(st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=2, unique=True))
+                points = [draw(st.integers(1, 12)) for _ in people]
+            entries = tuple(DecisionEntry(c, p, Responsibility.MAIN, None) for c, p in zip(people, points, strict=True))
+            decision = DecisionRecorded(
+                case, region, institution, DecisionBasis.AGREEMENT_HANDLING, day, None, None, "x", None, entries
+            )
+            facts[origin].append(decision)
+            if draw(st.booleans()):
+                outcome = draw(st.sampled_from(list(ReviewOutcome)))
+                amended = draw(st.integers(1, 12)) if outcome is ReviewOutcome.AMENDED else None
+                facts[origin].append(PointsReviewed(case, region, people[0], outcome, amended, None, day, "复核"))
+    return facts
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_a_case_recorded_by_two_nodes_ends_the_same_on_every_node(database_url: str, data: st.DataObject) -> None:
+    """Whichever arrives first, the decision with the lowest (origin, seq) stands everywhere, with only its own
+    reviews, and the sanctions follow from it alone."""
+    facts = data.draw(rival_histories())
+    only_national = {
+        "520000": [f for f in facts["520000"] if isinstance(f, PractitionerRegistered)],
+        "000000": facts["000000"],
+    }
+    as_if_alone = asyncio.run(rows_after(database_url, [as_pages(only_national)]))
+    for _ in range(3):
+        rows = asyncio.run(rows_after(database_url, data.draw(interleavings(facts))))
+        assert rows == as_if_alone
+    origin = [c.key for c in Decision.__table__.columns if c.key not in LOCAL].index("origin")
+    assert {d[origin] for d in as_if_alone["decisions"]} == {"000000"}
+
+
+def as_pages(facts: dict[str, list[Fact]]) -> list[Replica]:
+    return [Replica(o, s, f.TYPE, 1, f.wire()) for o, run in facts.items() for s, f in enumerate(run, start=1)]
+
+
+def test_the_same_case_entered_at_two_nodes_tells_regulators_nothing_more(database_url: str) -> None:
+    """Guizhou's copy arrives first and suspends the doctor; the national node's identical copy then outranks it.
+    The sanction stays as it was: no LIFTED, no second IMPOSED, in the node's history of changes."""
+    region, institution = ORIGINS["520000"]
+    entry = (DecisionEntry(PEOPLE[0], 12, Responsibility.MAIN, 3),)
+    decision = DecisionRecorded(
+        "C-9", region, institution, DecisionBasis.AGREEMENT_HANDLING, date(2025, 3, 1), None, None, "x", None, entry
+    )
+    pages = [
+        [Replica("520000", 1, registration(PEOPLE[0]).TYPE, 1, registration(PEOPLE[0]).wire())],
+        [Replica("520000", 2, decision.TYPE, 1, decision.wire())],
+        [Replica("000000", 1, decision.TYPE, 1, decision.wire())],
+    ]
+    rows = asyncio.run(rows_after(database_url, pages, (Sanction, Decision, SanctionChangeRow)))
+    assert [(r[2], r[3]) for r in rows["sanctions"]] == [("TERMINATION", "VALID")]
+    change = [c.key for c in SanctionChangeRow.__table__.columns if c.key not in LOCAL].index("change")
+    assert [c[change] for c in rows["sanction_changes"]] == [SanctionChangeKind.IMPOSED]
+    origin = [c.key for c in Decision.__table__.columns if c.key not in LOCAL].index("origin")
+    assert [d[origin] for d in rows["decisions"]] == ["000000"]
