@@ -26,17 +26,6 @@ from registry.practitioners import lookups
 log = logging.getLogger("registry.points")
 
 PersonYear = tuple[str, int]  # (practitioner code, calendar year)
-DECISION_FIELDS = (
-    "region_code",
-    "case_number",
-    "institution_code",
-    "basis",
-    "decided_on",
-    "conduct_from",
-    "conduct_to",
-    "behaviour",
-    "amount_involved",
-)
 
 
 async def decision(session: AsyncSession, fact: DecisionRecorded, at: Issued) -> list[PersonYear]:
@@ -97,11 +86,7 @@ async def _replace(session: AsyncSession, stored: Decision, fact: DecisionRecord
 
 
 def _columns(fact: DecisionRecorded, at: Issued) -> dict[str, Any]:
-    return {
-        **{name: getattr(fact, name) for name in DECISION_FIELDS},
-        "content_hash": digest(fact),
-        **at.columns(),
-    }
+    return {**columns_of(Decision, fact), "content_hash": digest(fact), **at.columns()}
 
 
 def _record(decision_id: int, decided_on: date, entry: DecisionEntry) -> PointRecord:
