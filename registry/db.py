@@ -239,6 +239,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 READ_POOL_SIZE = 10
+# How long a read waits for a connection. A busy pool lends one within milliseconds; an empty one means the server
+# is gone (the pool keeps reconnecting in the background), and the request should hear so (503) in seconds, not
+# after psycopg_pool's default of 30 s.
+READ_WAIT_SECONDS = 3.0
 
 
 def make_read_pool(url: str, *, max_size: int = READ_POOL_SIZE) -> AsyncConnectionPool:
@@ -253,6 +257,7 @@ def make_read_pool(url: str, *, max_size: int = READ_POOL_SIZE) -> AsyncConnecti
         kwargs={"autocommit": True, "prepare_threshold": 0},
         min_size=2,
         max_size=max_size,
+        timeout=READ_WAIT_SECONDS,
         open=False,
         name="reads",
     )
