@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import multiprocessing
 import random
-import socket
 import statistics
 import sys
 import time
@@ -30,6 +29,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import cpu, free_port, postgres, seed_people  # noqa: E402
 
 from registry.auth import Actor, Role  # noqa: E402
 from registry.db import Database, create_database, embedded_server, libpq_url, make_engine  # noqa: E402
@@ -47,28 +48,7 @@ BATCH = """query Eligibilities($checks: [EligibilityCheckInput!]!) {
 
 def seed(url: str, people: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("""
-            INSERT INTO institutions (code, name, kind, region_code, registered_by)
-            SELECT 'H520201' || lpad(i::text, 5, '0'), 'Hospital ' || i, 'MEDICAL_INSTITUTION', '520201', 'bench'
-            FROM generate_series(1, 100) i""")
-        for table, columns, values in (
-            (
-                "practitioners",
-                "code, name, category, region_code, id_hash, id_masked",
-                "'P' || i, 'PHYSICIAN', '520201', md5(i::text), '5202**********000X'",
-            ),
-            ("registrations", "practitioner_code, starts_on, recorded_by", "DATE '2024-01-01', 'bench'"),
-            (
-                "affiliations",
-                "practitioner_code, institution_code, starts_on, recorded_by",
-                "'H520201' || lpad((mod(i, 100) + 1)::text, 5, '0'), DATE '2024-01-01', 'bench'",
-            ),
-        ):
-            conn.execute(
-                f"INSERT INTO {table} ({columns}) SELECT 'D520201' || lpad(i::text, 7, '0'), {values}"
-                " FROM generate_series(1, %s) i",
-                (people,),
-            )
+        seed_people(conn, people, 100)
         conn.execute("ANALYZE")
 
 
@@ -82,7 +62,11 @@ def serve_app(url: str, mode: str, port: int) -> None:
 
     configure_logging("warning")
     settings = Settings(
-        database_url=url, data_dir=DATA / "node", disclosure_flush_ms=0 if mode == "synchronous" else 200
+        database_url=url,
+        data_dir=DATA / "node",
+        disclosure_flush_ms=0 if mode == "synchronous" else 200,
+        rate_per_second=1e9,  # one token sends every request: its limit is not what is measured
+        rate_burst=10**9,
     )
     app = create_app(settings, Database(make_engine(url)))
     if mode == "off":
@@ -94,33 +78,9 @@ def serve_app(url: str, mode: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False, loop="uvloop", http="httptools")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def check(people: int) -> dict[str, Any]:
     i = random.randint(1, people)
     return {"practitionerCode": f"D520201{i:07d}", "institutionCode": f"H520201{i % 100 + 1:05d}"}
-
-
-def cpu(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for p in processes:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def postgres() -> list[psutil.Process]:
-    for p in psutil.process_iter(["name", "cmdline"]):
-        if p.info["name"] == "postgres" and any(str(DATA) in part for part in (p.info["cmdline"] or [])):
-            return [p, *p.children(recursive=True)]
-    return []
 
 
 async def load(
@@ -150,7 +110,7 @@ async def load(
             return time.perf_counter() - start
 
         await drive(clients * 4)  # warm-up: the pool's connections, caches
-        pg = postgres()
+        pg = postgres(DATA)
         node0, pg0 = cpu([server]), cpu(pg)
         elapsed = await drive(count)
         return {
@@ -200,7 +160,7 @@ async def micro(url: str) -> None:
     async def flush(codes: list[list[str]]) -> tuple[float, float]:
         for c in codes:
             await log.record(actor, DisclosureKind.ELIGIBILITIES, c)
-        pg = postgres()
+        pg = postgres(DATA)
         there = cpu(pg)
         here = time.process_time()
         await log.flush()

@@ -29,7 +29,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,8 @@ from graphql import OperationDefinitionNode, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import free_port, national_token, node_env  # noqa: E402
 
 from bench import dataset  # noqa: E402
 from registry.db import create_database, embedded_server, libpq_url, stop_embedded  # noqa: E402
@@ -99,12 +100,6 @@ class Processes:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
         self.started.clear()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log_file: Path) -> None:
@@ -171,21 +166,6 @@ def csv_files(setup: Setup) -> tuple[Path, Path]:
         practitioners.with_suffix(".tmp").replace(practitioners)
         log(f"data set written to {folder} in {time.perf_counter() - t:.1f} s (kept for the next run)")
     return institutions, practitioners
-
-
-def node_env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    # One token sends every request: lift its rate limit, which would otherwise be what is measured.
-    return {**env, "REGISTRY_DATABASE_URL": url, "REGISTRY_RATE_PER_SECOND": "1e9", "REGISTRY_RATE_BURST": "1000000000"}
-
-
-def registry_token(setup: Setup) -> str:
-    """A national token, made by the node's own command (its signing keys are in its database)."""
-    command = [sys.executable, "-m", "registry.cli", "token", "--role", "national", "--data-dir", str(DATA / "node")]
-    done = subprocess.run(command, env=node_env(setup.url), capture_output=True, text=True, timeout=120, cwd=ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"registry token failed:\n{done.stderr[-3000:]}")
-    return done.stdout.strip()
 
 
 def import_data(setup: Setup) -> None:
@@ -757,7 +737,7 @@ def run(args: argparse.Namespace, processes: Processes) -> None:
         wait_for_servers()
     load(setup)
     wait_for_servers()
-    node.token = registry_token(setup)
+    node.token = national_token(DATA / "node", setup.url)
     node_worker_count = len(node_workers(psutil.Process(node_process.pid)))
     with psycopg.connect(setup.url) as conn:
         server_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]

@@ -38,7 +38,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from registry.auth import Actor, Role, issue_token, load_key  # noqa: E402
+from common import cpu, national_token, node_env, postgres, seed_people  # noqa: E402
+
 from registry.db import create_database, embedded_server, libpq_url, sqlalchemy_url  # noqa: E402
 from registry.eligibility.documents import ELIGIBILITIES, ELIGIBILITY  # noqa: E402
 from registry.eligibility.service import QUERY, Check, query_params  # noqa: E402
@@ -53,38 +54,15 @@ def seed(url: str, people: int) -> None:
     """People registered at one institution each; one in 20 suspended, one in 100 terminated (case numbers in
     Chinese, as bureaus write them)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            """INSERT INTO institutions (code, name, kind, region_code, registered_by)
-               SELECT 'H520201' || lpad(i::text, 5, '0'), '医院 ' || i, 'MEDICAL_INSTITUTION', '520201', 'bench'
-               FROM generate_series(1, %s) i""",
-            (INSTITUTIONS,),
-        )
-        conn.execute(
-            """INSERT INTO practitioners (code, name, category, region_code, id_hash, id_masked)
-               SELECT 'D520201' || lpad(i::text, 7, '0'), '医生' || i, 'PHYSICIAN', '520201', md5(i::text),
-                      '5202**********000X'
-               FROM generate_series(1, %s) i""",
-            (people,),
-        )
-        conn.execute(
-            """INSERT INTO registrations (practitioner_code, starts_on, recorded_by)
-               SELECT 'D520201' || lpad(i::text, 7, '0'), DATE '2024-01-01', 'bench' FROM generate_series(1, %s) i""",
-            (people,),
-        )
-        conn.execute(
-            """INSERT INTO affiliations (practitioner_code, institution_code, starts_on, recorded_by)
-               SELECT 'D520201' || lpad(i::text, 7, '0'), 'H520201' || lpad((mod(i, %s) + 1)::text, 5, '0'),
-                      DATE '2024-01-01', 'bench'
-               FROM generate_series(1, %s) i""",
-            (INSTITUTIONS, people),
-        )
+        seed_people(conn, people, INSTITUTIONS)
         conn.execute(
             """INSERT INTO decisions (region_code, case_number, institution_code, basis, decided_on, behaviour,
-                                      content_hash, recorded_by)
+                                      content_hash, recorded_by, origin, origin_seq)
                SELECT '520201', '黔医保罚〔2025〕' || i || '号', 'H520201' || lpad((mod(i * 20, %s) + 1)::text, 5, '0'),
-                      'ADMINISTRATIVE_PENALTY', DATE '2025-03-01', 'bench', md5(i::text), 'bench'
+                      'ADMINISTRATIVE_PENALTY', DATE '2025-03-01', 'bench', md5(i::text), 'bench', '000000',
+                      %s + i
                FROM generate_series(1, %s) i""",
-            (INSTITUTIONS, people // 20),
+            (INSTITUTIONS, INSTITUTIONS + people, people // 20),
         )
         conn.execute(
             """INSERT INTO point_records (decision_id, practitioner_code, decided_on, points, responsibility)
@@ -170,13 +148,19 @@ def wrk(base: str, script: Path, connections: int, seconds: int) -> dict[str, fl
         check=True,
     ).stdout
     assert "Non-2xx" not in out and "Socket errors" not in out, out
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return {
-        "requests": total,
-        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
-        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
-    }  # type: ignore[union-attr]
+        "requests": int(_found(r"(\d+) requests in", out)),
+        "rate": float(_found(r"Requests/sec:\s+([\d.]+)", out)),
+        "p50": _ms(_found(r"^\s+50%\s+(\S+)", out)),
+        "p99": _ms(_found(r"^\s+99%\s+(\S+)", out)),
+    }
+
+
+def _found(pattern: str, text: str) -> str:
+    match = re.search(pattern, text, re.M)
+    if match is None:
+        raise SystemExit(f"wrk printed no {pattern!r}:\n{text}")
+    return match.group(1)
 
 
 def _ms(value: str) -> float:
@@ -186,27 +170,9 @@ def _ms(value: str) -> float:
     raise ValueError(value)
 
 
-def cpu(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for p in processes:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def postgres() -> list[psutil.Process]:
-    for p in psutil.process_iter(["name", "cmdline"]):
-        if p.info["name"] == "postgres" and any(str(DATA) in part for part in (p.info["cmdline"] or [])):
-            return [p, *p.children(recursive=True)]
-    return []
-
-
 def measure(run: Any, node: psutil.Process) -> dict[str, float]:
     workers = node.children(recursive=True)
-    processes, database = [node, *workers], postgres()
+    processes, database = [node, *workers], postgres(DATA)
     before, before_pg = cpu(processes), cpu(database)
     result: dict[str, float] = run()
     result["node_cpu_us"] = (cpu(processes) - before) / result["requests"] * 1e6
@@ -257,8 +223,7 @@ def same_bytes(base: str, token: str, people: int) -> None:
 def start_node(data_dir: Path, url: str, workers: int, code: str | None) -> tuple[subprocess.Popen[bytes], str]:
     """`registry serve` on loopback; `code`: another checkout of the package to run instead (PYTHONPATH)."""
     port = 18000 + (os.getpid() + len(str(data_dir))) % 1000
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    env["REGISTRY_DATABASE_URL"] = url
+    env = node_env(url)
     if code:
         env["PYTHONPATH"] = code
     command = [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
@@ -309,7 +274,7 @@ def main() -> None:
             (DATA / "node-before").mkdir(exist_ok=True)
             shutil.copytree(DATA / "node" / "keys", DATA / "node-before" / "keys", dirs_exist_ok=True)
             nodes["before"] = start_node(DATA / "node-before", url, args.workers, args.before)
-        token = issue_token(load_key(DATA / "node" / "keys", "token.key"), Actor(Role.NATIONAL), ttl=timedelta(hours=2))
+        token = national_token(DATA / "node", url)
         same_bytes(nodes["this"][1], token, args.people)
         processes = {name: psutil.Process(node.pid) for name, (node, _) in nodes.items()}
         bases = {name: base for name, (_, base) in nodes.items()}

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".data" / "bench-federation"
 sys.path.insert(0, str(ROOT))
 
+from common import free_port  # noqa: E402
+
 from registry.db import Database, create_database, libpq_url, make_engine, start_embedded  # noqa: E402
 from registry.eventlog import append_many  # noqa: E402
 from registry.federation.node import private_key  # noqa: E402
@@ -50,12 +51,6 @@ OPERATIONS = (ROOT / "graphql" / "operations" / "contract.graphql").read_text(en
     ROOT / "graphql" / "operations" / "registry.graphql"
 ).read_text(encoding="utf-8")
 COPIED_TABLES = ("events", "checkpoints", "institutions", "practitioners", "registrations", "affiliations")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Node:

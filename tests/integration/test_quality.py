@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,20 @@ def test_import_direction() -> None:
 
 def test_types_check() -> None:
     done = subprocess.run([str(BIN / "mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_benchmarks_type_check() -> None:
+    """The benchmarks run as scripts beside each other (`from common import ...`), and are not run in CI: typing
+    them against the package is what notices when the package changes under them."""
+    modules = [arg for path in sorted((ROOT / "bench").glob("*.py")) for arg in ("-m", path.stem)]
+    done = subprocess.run(
+        [str(BIN / "mypy"), "--no-namespace-packages", *modules],
+        cwd=ROOT,
+        env={**os.environ, "MYPYPATH": str(ROOT / "bench")},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
