@@ -14,6 +14,7 @@ from registry.federation.webhooks import regulator_status
 from .common import allow
 from .context import Info
 from .enums import expose
+from .mapping import output
 
 PeerState = expose(
     PeerStateEnum,
@@ -84,27 +85,7 @@ class FederationQuery:
         return FederationStatus(
             region=services.node.region,
             public_key=services.public_key,
-            peers=[
-                PeerStatus(
-                    region=p.region,
-                    url=p.url,
-                    last_heard_at=p.last_heard_at,
-                    last_seq=p.last_seq,
-                    applied_seq=p.applied_seq,
-                    acknowledged_seq=p.acknowledged_seq,
-                    state=p.state,
-                    rejected_count=p.rejected_count,
-                )
-                for p in peers
-            ],
-            regulators=[
-                RegulatorStatus(
-                    name=r.name, url=r.url, pending=r.pending, failed=r.failed, last_delivered_at=r.last_delivered_at
-                )
-                for r in await regulator_status(services.db)
-            ],
-            origins=[
-                OriginStatus(region=o.region, seq=o.seq, checkpoint_seq=o.checkpoint_seq)
-                for o in await status.origins(services.db)
-            ],
+            peers=[output(PeerStatus, p) for p in peers],
+            regulators=[output(RegulatorStatus, r) for r in await regulator_status(services.db)],
+            origins=[output(OriginStatus, o) for o in await status.origins(services.db)],
         )
