@@ -6,10 +6,10 @@ the standard library, checks the token and the role as the general path does, ru
 `service.check` on the read pool, and writes the answer with orjson: the bytes the general path would write.
 
 It answers only what it knows the general path would answer the same way: a successful check (spending the
-token's rate budget and writing the disclosure row as the general path does) and a failure of the database (the
-masked INTERNAL error). Everything else (another document, a variable of the wrong type or an unusual date form, a
-code or moment the general path refuses, too many checks, a missing or bad token, a role that may not check, an
-empty rate budget) goes on, untouched, to strawberry, which answers it as it always has.
+token's rate budget and writing the disclosure row as the general path does). Everything else (another document, a
+variable of the wrong type or an unusual date form, a code or moment the general path refuses, too many checks, a
+missing or bad token, a role that may not check, an empty rate budget, a failing database) goes on, untouched, to
+strawberry, which answers it as it always has.
 """
 
 from __future__ import annotations
@@ -156,8 +156,9 @@ class FastPath:
         try:
             answers = await service.check(self.db, self.policies, checks, [m.day for _, m in asked])
         except Exception:
-            # The general path knows what to say (503 UNAVAILABLE for a database that is down, else the masked
-            # INTERNAL error) and says it, having met the same failure. (It spends the budget again: rarely.)
+            # The general path knows what to say (503 UNAVAILABLE for a database that is down, with the error's
+            # path, else the masked INTERNAL error) and says it, having met the same failure. (It spends the budget
+            # again: rarely.)
             return None
         kind = DisclosureKind.ELIGIBILITIES if operation.batch else DisclosureKind.ELIGIBILITY
         await self.disclosures.record(actor, kind, [check.practitioner_code for check in checks])

@@ -16,6 +16,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from registry.api.schema import UNAVAILABLE_MESSAGE
 from registry.db import is_unavailable
 from registry.errors import Code
 from registry.observability import ASGIApp, Message, Receive, Scope, Send
@@ -31,7 +32,6 @@ CODES = {
     429: Code.RATE_LIMITED,
     503: Code.UNAVAILABLE,
 }
-UNAVAILABLE_MESSAGE = "The database is unavailable; try again later."
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
