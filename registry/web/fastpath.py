@@ -142,15 +142,16 @@ class FastPath:
         checks = [check for check, _ in asked]
         if len(checks) > self.max_batch_checks or any(m.refused for _, m in asked) or any(map(_refused, checks)):
             return None  # the general path says why, in its own words (INVALID_INPUT, TOO_MANY_CHECKS)
+        http = Request(scope)
         try:
-            actor = await self.authenticate(Request(scope))
+            actor = await self.authenticate(http)
         except Exception:
             return None  # the general path says why (401), in its own words
         if access.check_eligibility(actor) is not None:
             return None
         # The token's budget, last (a request handed on after spending it would pay twice); an empty bucket is
         # the general path's to refuse (429 RATE_LIMITED), and a refusal spends nothing.
-        if self.rate_limiter.spend(token_key(Request(scope).headers.get("authorization", "")), max(1, len(checks))):
+        if self.rate_limiter.spend(token_key(http.headers.get("authorization", "")), max(1, len(checks))):
             return None
         _identify(actor)
         try:
