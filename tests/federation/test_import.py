@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import resident_id
-from tests.federation.harness import Node, fresh, wait_for
+from tests.federation.harness import Node, started_network, wait_for
 
 PEOPLE = 1_200  # pages of 500 facts, each ending on a checkpoint
 INSTITUTIONS = [("H52020100001", "贵阳市第一人民医院", "MEDICAL_INSTITUTION", "520201"),
@@ -20,19 +20,8 @@ INSTITUTIONS = [("H52020100001", "贵阳市第一人民医院", "MEDICAL_INSTITU
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[tuple[Node, Node]]:
-    for name in ("import-national", "import-guizhou"):
-        fresh(name)
-    national = Node("000000", "import-national").start()
-    key_file = national.data_dir.parent / "import-identity.key"
-    key_file.write_text(national.cli("identity-key").stdout)
-    guizhou = Node("520000", "import-guizhou", env={"REGISTRY_IDENTITY_KEY_FILE": str(key_file)}).start()
-    try:
-        national.follow(guizhou)
-        guizhou.follow(national)
-        yield national, guizhou
-    finally:
-        guizhou.stop()
-        national.stop()
+    with started_network("import", "520000") as nodes:
+        yield nodes["000000"], nodes["520000"]
 
 
 def write(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> Path:

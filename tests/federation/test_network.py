@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests import factories as f
-from tests.federation.harness import Node, fresh, wait_for
+from tests.federation.harness import Node, started_network, wait_for
 
 GZ_H, CQ_H = "H52020100001", "H50010300001"  # an institution in each province
 AT = "2025-06-15T10:00:00+08:00"
@@ -20,37 +20,12 @@ AT = "2025-06-15T10:00:00+08:00"
 
 @pytest.fixture(scope="module")
 def network() -> Iterator[dict[str, Node]]:
-    names = {"000000": "net-national", "520000": "net-guizhou", "500000": "net-chongqing"}
-    for name in names.values():
-        fresh(name)
-    national = Node("000000", names["000000"]).start()
-    key_file = national.data_dir.parent / "network-identity.key"
-    key_file.write_text(national.cli("identity-key").stdout)
-    provinces = [
-        Node(r, names[r], env={"REGISTRY_IDENTITY_KEY_FILE": str(key_file)}).start() for r in ("520000", "500000")
-    ]
-    nodes = {"000000": national, **{p.region: p for p in provinces}}
-    try:
-        for province in provinces:
-            national.follow(province)
-            province.follow(national)
+    with started_network("net", "520000", "500000") as nodes:
         guizhou, chongqing = nodes["520000"], nodes["500000"]
-        assert (
-            guizhou.op("RegisterInstitution", {"input": f.institution(GZ_H, "520201")})["registerInstitution"][
-                "userErrors"
-            ]
-            == []
-        )
-        assert (
-            chongqing.op("RegisterInstitution", {"input": f.institution(CQ_H, "500103")})["registerInstitution"][
-                "userErrors"
-            ]
-            == []
-        )
+        for node, code, region in ((guizhou, GZ_H, "520201"), (chongqing, CQ_H, "500103")):
+            data = node.op("RegisterInstitution", {"input": f.institution(code, region)})
+            assert data["registerInstitution"]["userErrors"] == []
         yield nodes
-    finally:
-        for node in reversed(list(nodes.values())):
-            node.stop()
 
 
 def register(node: Node, code: str, serial: str) -> None:

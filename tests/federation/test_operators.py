@@ -17,7 +17,7 @@ from starlette.responses import Response
 from registry.federation import envelope
 from registry.federation.keys import public_key_b64
 from tests import factories as f
-from tests.federation.harness import Node, fresh, wait_for
+from tests.federation.harness import Node, started_network, wait_for
 from tests.federation.proxy import TamperingProxy
 from tests.federation.receiver import Receiver
 
@@ -26,17 +26,8 @@ SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[tuple[Node, Node]]:
-    for name in ("ops-national", "ops-guizhou"):
-        fresh(name)
-    national = Node("000000", "ops-national").start()
-    guizhou = Node("520000", "ops-guizhou").start()
-    try:
-        national.follow(guizhou)
-        guizhou.follow(national)
-        yield national, guizhou
-    finally:
-        guizhou.stop()
-        national.stop()
+    with started_network("ops", "520000") as nodes:
+        yield nodes["000000"], nodes["520000"]
 
 
 @pytest.mark.parametrize(
