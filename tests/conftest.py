@@ -3,8 +3,10 @@ transaction; the app served in-process over HTTP (httpx) with real tokens."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +24,7 @@ from registry.auth import Actor, Role, SigningKey, issue_token
 from registry.config import Settings
 from registry.db import Database, create_database, embedded_server, make_engine, sqlalchemy_url
 from registry.migrate import upgrade
+from registry.observability import configure_logging
 from tests.ops import DOCUMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,3 +116,12 @@ async def app_client(db: Database, settings: Settings) -> AsyncIterator[Client]:
 async def client(db: Database, settings: Settings) -> AsyncIterator[Client]:
     async with app_client(db, settings) as client:
         yield client
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """The node's log, as the JSON lines `registry serve` writes."""
+    stream = io.StringIO()
+    handler = configure_logging("info", "json", stream)
+    yield stream
+    logging.getLogger().removeHandler(handler)

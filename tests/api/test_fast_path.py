@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,6 @@ from registry.config import Settings
 from registry.db import Database
 from registry.eligibility import documents
 from registry.eligibility.moments import _COMMON, parse_common
-from registry.observability import configure_logging
 from tests import factories as f
 from tests.conftest import Client, app_client
 
@@ -339,14 +337,6 @@ async def test_a_failing_database_is_the_same_masked_error(
     [error] = response.json()["errors"]
     assert (response.status_code, error["extensions"]["code"]) == (503, "UNAVAILABLE")
     await both(client, "Eligibilities", {"checks": [{"practitionerCode": NORMAL}]}, world, fast=False)
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = configure_logging("info", "json", stream)
-    yield stream
-    logging.getLogger().removeHandler(handler)
 
 
 async def test_logs_and_metrics_see_both_paths_alike(client: Client, world: str, logs: io.StringIO) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
@@ -17,7 +16,6 @@ import pytest_asyncio
 
 from registry.config import Settings
 from registry.db import Database
-from registry.observability import configure_logging
 from registry.points import models as points
 from registry.practitioners import models as people
 from tests import factories as f
@@ -95,14 +93,6 @@ async def send(client: Client, body: dict[str, Any], token: str) -> httpx.Respon
     content = json.dumps(body).encode()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     return await client.http.post("/graphql", content=content, headers=headers)
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = configure_logging("info", "json", stream)
-    yield stream
-    logging.getLogger().removeHandler(handler)
 
 
 def no_traceback(logs: io.StringIO) -> None:

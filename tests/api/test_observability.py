@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
-from registry.observability import configure_logging
 from tests import factories as f
 from tests.conftest import Client
 
 P, H = "D520201000001", "H52020100001"
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    """The node's log, as the JSON lines `registry serve` writes."""
-    import logging
-
-    stream = io.StringIO()
-    handler = configure_logging("info", "json", stream)
-    yield stream
-    logging.getLogger().removeHandler(handler)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
