@@ -12,10 +12,15 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from registry.validation import check_character
 
 # Counties in several provinces; Beijing (11) and Tianjin (12) have policies of their own.
 REGIONS = (
@@ -33,8 +38,6 @@ CATEGORIES = (
 )
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红鹏飞建华志强晓东海燕文"
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 FIRST_BIRTH = date(1960, 1, 1)
 BIRTH_DAYS = 14_000  # born 1960-1998
 
@@ -58,8 +61,7 @@ def resident_id(i: int) -> str:
     born = FIRST_BIRTH + timedelta(days=i % BIRTH_DAYS)
     region = REGIONS[(i // BIRTH_DAYS // 1000) % len(REGIONS)]
     body = f"{region}{born:%Y%m%d}{(i // BIRTH_DAYS) % 1000:03d}"
-    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True))
-    return body + _ID_CHECK[total % 11]
+    return body + check_character(body)
 
 
 @dataclass(frozen=True)
